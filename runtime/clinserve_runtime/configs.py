@@ -1,0 +1,221 @@
+"""Render the four Triton model configs of a catalog entry.
+
+Configs are built as ``ModelConfig`` protobuf messages (from tritonclient's generated
+``model_config_pb2``) and written with protobuf's text format, so a field name or enum value
+that Triton would reject fails here, at build time.
+
+Ensemble tensor contract (documented in docs/tensor-contract.md):
+
+- ``TEXT``: TYPE_STRING, dims ``[-1]``: the texts of one request, UTF-8.
+- ``RESULT``: TYPE_STRING, dims ``[-1]``: one JSON document per text, same order.
+
+The ensemble and its Python steps use ``max_batch_size: 0`` because one text may become several
+model sequences (one per sentence); only the ONNX step batches, which is where batching pays.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format, text_format
+from tritonclient.grpc import model_config_pb2
+
+from clinserve_ensemble.catalog import ModelSpec
+from clinserve_preprocess.encoding import DEFAULT_BUCKETS
+from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
+
+# Tokenizer outputs: name -> (Triton type, dims). The ONNX step consumes the first three.
+TOKENIZER_OUTPUTS: dict[str, tuple[str, list[int]]] = {
+    "input_ids": ("TYPE_INT64", [-1, -1]),
+    "attention_mask": ("TYPE_INT64", [-1, -1]),
+    "token_type_ids": ("TYPE_INT64", [-1, -1]),
+    "token_offsets": ("TYPE_INT32", [-1, -1, 2]),
+    "word_ids": ("TYPE_INT32", [-1, -1]),
+    "sequence_text_index": ("TYPE_INT32", [-1]),
+    "sequence_spans": ("TYPE_INT32", [-1, 2]),
+    "dropped_tokens": ("TYPE_INT32", [-1]),
+}
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+BOOKKEEPING = ("sequence_text_index", "sequence_spans", "dropped_tokens")
+TOKEN_LEVEL_EXTRAS = ("token_offsets", "word_ids")
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Knobs that are about serving, not about the model (same for every catalog entry).
+
+    Attributes:
+        max_batch_size: Largest ONNX batch, and the most sequences one request may need.
+        max_queue_delay_us: How long the dynamic batcher waits to fill a batch.
+        max_queue_size: Requests queued per ONNX model before new ones are rejected.
+        onnx_instances: ONNX Runtime instances per model.
+        onnx_intra_op_threads: ONNX Runtime intra-op threads per instance (0 = all cores).
+        python_instances: Instances of each tokenizer and post-processor.
+        max_text_chars: Longest text accepted, in characters.
+        length_buckets: Padding lengths the tokenizer chooses from.
+        execution_profile: ``cpu`` or ``gpu`` (instance kind and accelerators).
+    """
+
+    max_batch_size: int = 64
+    max_queue_delay_us: int = 2000
+    max_queue_size: int = 512
+    onnx_instances: int = 1
+    onnx_intra_op_threads: int = 0
+    python_instances: int = 1
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    length_buckets: tuple[int, ...] = DEFAULT_BUCKETS
+    execution_profile: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the weights of a model directory came from."""
+
+    weights: str
+    untrained: bool
+
+
+def _params(values: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {k: {"string_value": v if isinstance(v, str) else json.dumps(v)} for k, v in values.items()}
+
+
+def _tensor(name: str, data_type: str, dims: list[int]) -> dict[str, Any]:
+    return {"name": name, "data_type": data_type, "dims": dims}
+
+
+def _to_pbtxt(config: dict[str, Any]) -> str:
+    message = json_format.ParseDict(config, model_config_pb2.ModelConfig())
+    return str(text_format.MessageToString(message))
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+    """Config of ``<name>_tokenizer`` (Python backend)."""
+    return {
+        "name": spec.tokenizer_model,
+        "backend": "python",
+        "max_batch_size": 0,
+        "input": [_tensor("TEXT", "TYPE_STRING", [-1])],
+        "output": [_tensor(n, t, d) for n, (t, d) in TOKENIZER_OUTPUTS.items()],
+        "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
+        "parameters": _params(
+            {
+                "max_tokens": str(spec.max_tokens),
+                "per_sentence": _bool(spec.per_sentence),
+                "max_texts_per_request": str(settings.max_batch_size),
+                "max_sequences_per_request": str(settings.max_batch_size),
+                "max_text_chars": str(settings.max_text_chars),
+                "length_buckets": list(settings.length_buckets),
+            }
+        ),
+    }
+
+
+def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+    """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
+    logits_dims = [-1, len(spec.labels)] if spec.is_token_classifier else [len(spec.labels)]
+    gpu = settings.execution_profile == "gpu"
+    return {
+        "name": spec.onnx_model,
+        "backend": "onnxruntime",
+        "max_batch_size": settings.max_batch_size,
+        "default_model_filename": "model.onnx",
+        "input": [_tensor(n, "TYPE_INT64", [-1]) for n in MODEL_INPUTS],
+        "output": [_tensor("logits", "TYPE_FP32", logits_dims)],
+        "dynamic_batching": {
+            "max_queue_delay_microseconds": settings.max_queue_delay_us,
+            "default_queue_policy": {"max_queue_size": settings.max_queue_size},
+        },
+        "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
+        "parameters": _params({"intra_op_thread_count": str(settings.onnx_intra_op_threads)}),
+    }
+
+
+def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, Any]:
+    """Config of ``<name>_postprocess`` (Python backend)."""
+    logits_dims = [-1, -1, len(spec.labels)] if spec.is_token_classifier else [-1, len(spec.labels)]
+    inputs = [_tensor("TEXT", "TYPE_STRING", [-1]), _tensor("logits", "TYPE_FP32", logits_dims)]
+    wired = BOOKKEEPING + (TOKEN_LEVEL_EXTRAS if spec.is_token_classifier else ())
+    inputs += [_tensor(n, *TOKENIZER_OUTPUTS[n]) for n in wired]
+    return {
+        "name": spec.postprocess_model,
+        "backend": "python",
+        "max_batch_size": 0,
+        "input": inputs,
+        "output": [_tensor("RESULT", "TYPE_STRING", [-1])],
+        "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
+        "parameters": _params(_public_parameters(spec, settings, provenance)),
+    }
+
+
+def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "public_model_name": spec.name,
+        "task": spec.task,
+        "labels": list(spec.labels),
+        "per_sentence": _bool(spec.per_sentence),
+        "max_tokens": str(spec.max_tokens),
+        "max_texts_per_request": str(settings.max_batch_size),
+        "source_model": spec.source_model,
+        "weights": provenance.weights,
+        "untrained": _bool(provenance.untrained),
+    }
+    if spec.threshold is not None:
+        values["threshold"] = str(spec.threshold)
+    return values
+
+
+def ensemble_config(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, Any]:
+    """Config of the public ensemble ``<name>``: tokenizer -> ONNX -> post-processor.
+
+    Its ``parameters`` describe the model to clients (task, labels, limits, provenance),
+    which is how the client library discovers what a served model returns.
+    """
+    post_inputs = ("TEXT", "logits", *BOOKKEEPING) + (TOKEN_LEVEL_EXTRAS if spec.is_token_classifier else ())
+    tokenizer_outputs = [n for n in TOKENIZER_OUTPUTS if n in MODEL_INPUTS or n in post_inputs]
+    return {
+        "name": spec.name,
+        "platform": "ensemble",
+        "max_batch_size": 0,
+        "input": [_tensor("TEXT", "TYPE_STRING", [-1])],
+        "output": [_tensor("RESULT", "TYPE_STRING", [-1])],
+        "ensemble_scheduling": {
+            "step": [
+                {
+                    "model_name": spec.tokenizer_model,
+                    "model_version": -1,
+                    "input_map": {"TEXT": "TEXT"},
+                    "output_map": {n: n for n in tokenizer_outputs},
+                },
+                {
+                    "model_name": spec.onnx_model,
+                    "model_version": -1,
+                    "input_map": {n: n for n in MODEL_INPUTS},
+                    "output_map": {"logits": "logits"},
+                },
+                {
+                    "model_name": spec.postprocess_model,
+                    "model_version": -1,
+                    "input_map": {n: n for n in post_inputs},
+                    "output_map": {"RESULT": "RESULT"},
+                },
+            ]
+        },
+        "parameters": _params(_public_parameters(spec, settings, provenance)),
+    }
+
+
+def render_all(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, str]:
+    """Triton model name -> ``config.pbtxt`` text, for the four models of one entry."""
+    configs = (
+        ensemble_config(spec, settings, provenance),
+        tokenizer_config(spec, settings),
+        onnx_config(spec, settings),
+        postprocess_config(spec, settings, provenance),
+    )
+    return {c["name"]: _to_pbtxt(c) for c in configs}

@@ -1,0 +1,118 @@
+"""Run a Triton server with all catalog models until Ctrl-C or SIGTERM.
+
+    python -m clinserve_runtime.serve --model-repository model_repository
+
+Waits until every model is ready, prints where it listens, and on SIGINT/SIGTERM stops the
+server gracefully (in-flight requests finish within ``--exit-timeout-secs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from clinserve_ensemble.catalog import load_catalog
+from clinserve_runtime.repository import read_stamp
+from clinserve_runtime.triton import (
+    ADMIN_KEY_HEADER,
+    DEFAULT_EXIT_TIMEOUT_SECS,
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_RUNTIME_DIR,
+    ServerOptions,
+    TritonRuntimeError,
+    TritonServer,
+)
+
+ADMIN_KEY_ENV = "CLINSERVE_ADMIN_KEY"
+
+
+def admin_key(runtime_dir: Path) -> tuple[str, str]:
+    """The admin key and where it came from: the environment, or a file made once (0600)."""
+    if os.environ.get(ADMIN_KEY_ENV):
+        return os.environ[ADMIN_KEY_ENV], f"${ADMIN_KEY_ENV}"
+    path = runtime_dir / "admin.key"
+    if not path.is_file():
+        runtime_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip(), str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-repository", type=Path, default=Path("model_repository"))
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for all)")
+    parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT)
+    parser.add_argument("--grpc-port", type=int, default=DEFAULT_GRPC_PORT)
+    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT)
+    parser.add_argument("--exit-timeout-secs", type=int, default=DEFAULT_EXIT_TIMEOUT_SECS)
+    parser.add_argument("--log-verbose", type=int, default=0)
+    parser.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for all models")
+    args = parser.parse_args(argv)
+
+    key, key_source = admin_key(DEFAULT_RUNTIME_DIR)
+    options = ServerOptions(
+        model_repository=args.model_repository.resolve(),
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        metrics_port=args.metrics_port,
+        admin_key=key,
+        exit_timeout_secs=args.exit_timeout_secs,
+        log_verbose=args.log_verbose,
+    )
+    server = TritonServer(options)
+    stopping = False
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            print(
+                f"\n{signal.Signals(signum).name}: stopping Triton (in-flight requests finish) ...",
+                flush=True,
+            )
+            server.stop()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        server.start()
+        server.wait_until_ready(args.ready_timeout)
+    except TritonRuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        server.stop()
+        return 1
+    if stopping:
+        return 0
+    stamp = read_stamp(options.model_repository) or {}
+    weights = str(stamp.get("weights", "unknown"))
+    untrained = " (UNTRAINED demo weights: results are not predictions)" if weights.startswith("demo") else ""
+    print(
+        f"\nTriton is ready: {len(load_catalog())} models, weights {weights}{untrained}\n"
+        f"  gRPC     {server.grpc_url}\n"
+        f"  HTTP     {server.http_url}\n"
+        f"  metrics  {server.metrics_url}\n"
+        f"  models   {', '.join(load_catalog())}\n"
+        f"  admin protocols need header '{ADMIN_KEY_HEADER}' (key in {key_source})\n"
+        "Ctrl-C or SIGTERM stops it.",
+        flush=True,
+    )
+    assert server.process is not None
+    code = server.process.wait()
+    return 0 if stopping else code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

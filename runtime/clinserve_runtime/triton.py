@@ -1,0 +1,295 @@
+"""Locate, configure and run a real Triton Inference Server (2.51) without Docker.
+
+The server binary, its libraries and the Python backend come from the ``nvidia-pytriton``
+wheel, installed apart from the project's environment (its pins would otherwise fix numpy<2
+and an old tritonclient for everything). ``make runtime`` installs it into ``.runtime/pytriton``.
+
+``server_flags`` is the single source of truth for how the server is started: the local
+launcher uses it, and the Kubernetes manifests are checked against it by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import clinserve_ensemble
+import clinserve_preprocess
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RUNTIME_DIR = PROJECT_ROOT / ".runtime"
+TRITON_HOME_ENV = "CLINSERVE_TRITON_HOME"
+ADMIN_KEY_HEADER = "admin-key"
+# Protocols only an operator needs: kept behind a header key (Triton's secure-deployment guide).
+RESTRICTED_PROTOCOLS = ("model-repository", "shared-memory", "statistics", "trace", "logging")
+DEFAULT_HTTP_PORT = 8000
+DEFAULT_GRPC_PORT = 8001
+DEFAULT_METRICS_PORT = 8002
+DEFAULT_EXIT_TIMEOUT_SECS = 30
+HEALTH_LIVE_PATH = "/v2/health/live"
+HEALTH_READY_PATH = "/v2/health/ready"
+BACKEND_SOURCES = PROJECT_ROOT / "runtime" / "backends"
+
+
+class TritonRuntimeError(RuntimeError):
+    """The Triton runtime is missing, broken, or the server failed to become ready."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How one server process is started.
+
+    Attributes:
+        model_repository: Root of the model repository.
+        host: Address every endpoint binds to (loopback for local use).
+        http_port, grpc_port, metrics_port: Listening ports.
+        admin_key: Value of the ``admin-key`` header that unlocks the restricted protocols.
+        exit_timeout_secs: How long a stopping server lets in-flight requests finish.
+        log_verbose: Triton's verbose level; 0 never logs request contents.
+        ssl_dir: Directory with ``server.crt``, ``server.key`` and ``ca.crt`` to serve gRPC
+            over TLS; ``mutual_tls`` also requires client certificates.
+    """
+
+    model_repository: Path
+    host: str = "127.0.0.1"
+    http_port: int = DEFAULT_HTTP_PORT
+    grpc_port: int = DEFAULT_GRPC_PORT
+    metrics_port: int = DEFAULT_METRICS_PORT
+    admin_key: str = ""
+    exit_timeout_secs: int = DEFAULT_EXIT_TIMEOUT_SECS
+    log_verbose: int = 0
+    ssl_dir: Path | None = None
+    mutual_tls: bool = False
+    extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def server_flags(options: ServerOptions, backend_dir: Path | None = None) -> list[str]:
+    """Command-line flags for ``tritonserver`` that follow Triton's secure-deployment guidance."""
+    flags = [
+        f"--model-repository={options.model_repository}",
+        "--model-control-mode=none",
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        "--disable-auto-complete-config",
+        f"--exit-timeout-secs={options.exit_timeout_secs}",
+        f"--log-verbose={options.log_verbose}",
+        f"--http-address={options.host}",
+        f"--http-port={options.http_port}",
+        f"--grpc-address={options.host}",
+        f"--grpc-port={options.grpc_port}",
+        f"--metrics-address={options.host}",
+        f"--metrics-port={options.metrics_port}",
+    ]
+    if options.admin_key:
+        protocols = ",".join(RESTRICTED_PROTOCOLS)
+        flags += [
+            f"--grpc-restricted-protocol={protocols}:{ADMIN_KEY_HEADER}={options.admin_key}",
+            f"--http-restricted-api={protocols}:{ADMIN_KEY_HEADER}={options.admin_key}",
+        ]
+    if options.ssl_dir is not None:
+        flags += [
+            "--grpc-use-ssl=true",
+            f"--grpc-server-cert={options.ssl_dir / 'server.crt'}",
+            f"--grpc-server-key={options.ssl_dir / 'server.key'}",
+            f"--grpc-root-cert={options.ssl_dir / 'ca.crt'}",
+        ]
+        if options.mutual_tls:
+            flags.append("--grpc-use-ssl-mutual=true")
+    if backend_dir is not None:
+        flags.append(f"--backend-directory={backend_dir}")
+    return [*flags, *options.extra_flags]
+
+
+def triton_home() -> Path:
+    """The folder ``nvidia-pytriton`` was installed into (``--target``)."""
+    home = Path(os.environ.get(TRITON_HOME_ENV, DEFAULT_RUNTIME_DIR / "pytriton"))
+    if not (home / "pytriton" / "tritonserver" / "bin" / "tritonserver").is_file():
+        raise TritonRuntimeError(
+            f"no Triton server under {home}; run `make runtime` (installs nvidia-pytriton there)"
+            f" or point {TRITON_HOME_ENV} at an install"
+        )
+    return home
+
+
+def prepare_backends(runtime_dir: Path = DEFAULT_RUNTIME_DIR) -> Path:
+    """Assemble a backend directory: Triton's Python backend plus the ``onnxruntime`` stand-in.
+
+    The Python backend needs its shared library, its utils module and the stub built for the
+    Python that will run the models (this interpreter's minor version).
+    """
+    tritonserver = triton_home() / "pytriton" / "tritonserver"
+    stub = (
+        tritonserver
+        / "python_backend_stubs"
+        / f"{sys.version_info.major}.{sys.version_info.minor}"
+        / "triton_python_backend_stub"
+    )
+    if not stub.is_file():
+        raise TritonRuntimeError(f"the Triton wheel has no Python backend stub for this Python ({stub})")
+    backends = runtime_dir / "backends"
+    python_dir = backends / "python"
+    python_dir.mkdir(parents=True, exist_ok=True)
+    for source in (
+        tritonserver / "backends" / "python" / "libtriton_python.so",
+        tritonserver / "backends" / "python" / "triton_python_backend_utils.py",
+        stub,
+    ):
+        target = python_dir / source.name
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            shutil.copy2(source, target)
+    shutil.copy2(BACKEND_SOURCES / "python" / "clinserve_site_path.py", python_dir)
+    standin = backends / "onnxruntime"
+    standin.mkdir(exist_ok=True)
+    shutil.copy2(BACKEND_SOURCES / "onnxruntime" / "model.py", standin / "model.py")
+    return backends
+
+
+def server_environment() -> dict[str, str]:
+    """Environment for the server and the Python stub processes it starts."""
+    env = dict(os.environ)
+    libs = triton_home() / "nvidia_pytriton.libs"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
+    # Stubs import the project packages and their dependencies from here: PYTHONPATH entries are
+    # not site directories, so editable-install .pth files would not be honoured.
+    package_roots = {
+        str(Path(module.__file__ or "").resolve().parents[1])
+        for module in (clinserve_preprocess, clinserve_ensemble)
+    }
+    package_roots.add(str(Path(__file__).resolve().parents[1]))
+    paths = [*sorted(package_roots), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # tokenizers (Rust/rayon) and ONNX Runtime otherwise each start a thread per core in every
+    # stub process; on small machines that oversubscribes the cores many times over.
+    env.setdefault("RAYON_NUM_THREADS", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+class TritonServer:
+    """A ``tritonserver`` child process with readiness waiting and graceful stop."""
+
+    def __init__(self, options: ServerOptions, *, log_path: Path | None = None) -> None:
+        """Prepare (not start) a server; see :class:`ServerOptions`."""
+        self.options = options
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: object = None
+
+    @property
+    def grpc_url(self) -> str:
+        """``host:port`` of the gRPC endpoint."""
+        return f"{self.options.host}:{self.options.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://host:port`` of the HTTP endpoint."""
+        return f"http://{self.options.host}:{self.options.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """URL of the Prometheus metrics endpoint."""
+        return f"http://{self.options.host}:{self.options.metrics_port}/metrics"
+
+    def command(self) -> list[str]:
+        """The full command line."""
+        binary = triton_home() / "pytriton" / "tritonserver" / "bin" / "tritonserver"
+        return [str(binary), *server_flags(self.options, prepare_backends())]
+
+    def start(self) -> None:
+        """Start the process (returns at once; see :meth:`wait_until_ready`)."""
+        if not self.options.model_repository.is_dir():
+            raise TritonRuntimeError(f"model repository {self.options.model_repository} does not exist")
+        stdout: int | object = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+            stdout = self._log_file
+        self.process = subprocess.Popen(
+            self.command(),
+            env=server_environment(),
+            stdout=stdout,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT if stdout is not None else None,
+            start_new_session=True,
+        )
+
+    def is_ready(self) -> bool:
+        """True when every model is loaded and the server accepts inference."""
+        try:
+            with urllib.request.urlopen(self.http_url + HEALTH_READY_PATH, timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def wait_until_ready(self, timeout_s: float = 300.0) -> None:
+        """Block until ready.
+
+        Raises:
+            TritonRuntimeError: When the process exits first or the timeout passes.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                hint = f"; see {self.log_path}" if self.log_path else ""
+                raise TritonRuntimeError(
+                    f"tritonserver exited with code {self.process.returncode} before it was ready{hint}"
+                )
+            if self.is_ready():
+                return
+            time.sleep(0.5)
+        raise TritonRuntimeError(f"tritonserver was not ready after {timeout_s:.0f}s")
+
+    def stop(self, timeout_s: float | None = None) -> int | None:
+        """SIGTERM, wait up to the exit timeout (+ margin), then SIGKILL. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s or self.options.exit_timeout_secs + 15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log_file is not None:
+            self._log_file.close()  # type: ignore[attr-defined]
+            self._log_file = None
+        return self.process.returncode
+
+    def __enter__(self) -> TritonServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def free_ports(count: int) -> Sequence[int]:
+    """Ports the OS reports free on loopback right now (for tests and side-by-side servers)."""
+    import socket
+
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

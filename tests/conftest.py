@@ -1,0 +1,83 @@
+"""Shared fixtures: the catalog, the seed cards' sample texts, and one real Triton server.
+
+The server fixture builds a tiny demo repository once (cached under build/test_repository),
+starts ``tritonserver`` on free loopback ports and stops it at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from clinserve_ensemble.catalog import ModelSpec, load_catalog
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
+TEST_REPOSITORY = PROJECT_ROOT / "build" / "test_repository"
+LOG_DIR = PROJECT_ROOT / "build" / "test-logs"
+
+
+@pytest.fixture(scope="session")
+def catalog() -> dict[str, ModelSpec]:
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def seed_samples() -> dict[str, list[str]]:
+    """Sample texts of each seed card, by public model name."""
+    samples: dict[str, list[str]] = json.loads((FIXTURES / "seed_samples.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in samples.items() if not k.startswith("_")}
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """Where the session's Triton server listens."""
+
+    grpc_url: str
+    http_url: str
+    metrics_url: str
+    admin_key: str
+    log_path: Path
+    repository: Path
+
+
+@pytest.fixture(scope="session")
+def triton_server() -> Iterator[RunningServer]:
+    """One real Triton server with all catalog models on tiny demo weights."""
+    from clinserve_runtime.build_demo import build
+    from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+
+    build(TEST_REPOSITORY, "tiny")
+    http_port, grpc_port, metrics_port = free_ports(3)
+    admin_key = secrets.token_hex(16)
+    log_path = LOG_DIR / "triton.log"
+    if log_path.exists():
+        log_path.unlink()
+    options = ServerOptions(
+        model_repository=TEST_REPOSITORY.resolve(),
+        http_port=http_port,
+        grpc_port=grpc_port,
+        metrics_port=metrics_port,
+        admin_key=admin_key,
+        exit_timeout_secs=10,
+    )
+    server = TritonServer(options, log_path=log_path)
+    server.start()
+    try:
+        server.wait_until_ready(timeout_s=300)
+        yield RunningServer(
+            grpc_url=server.grpc_url,
+            http_url=server.http_url,
+            metrics_url=server.metrics_url,
+            admin_key=admin_key,
+            log_path=log_path,
+            repository=TEST_REPOSITORY,
+        )
+    finally:
+        server.stop()
