@@ -171,3 +171,20 @@ def get_model(name: str) -> ModelSpec:
         return catalog[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; the catalog has {sorted(catalog)}") from None
+
+
+def markdown_table(specs: dict[str, ModelSpec] | None = None) -> str:
+    """The catalog as the Markdown table the README shows (a test keeps them identical)."""
+    specs = specs or load_catalog()
+    rows = [
+        "| model (ensemble) | task | labels | cased | max tokens | per sentence | seed model |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for spec in specs.values():
+        labels = ", ".join(spec.labels) if len(spec.labels) <= 4 else f"{len(spec.labels)} labels"
+        task = spec.task + (f" (sigmoid > {spec.threshold})" if spec.threshold is not None else "")
+        rows.append(
+            f"| `{spec.name}` | {task} | {labels} | {'yes' if spec.cased else 'no'} | {spec.max_tokens}"
+            f" | {'yes' if spec.per_sentence else 'no'} | {spec.source_model} |"
+        )
+    return "\n".join(rows)

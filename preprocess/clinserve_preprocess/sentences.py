@@ -121,12 +121,16 @@ _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _LIST_ITEM = re.compile(r"\n(?=[ \t]*(?:[-*•]|\d{1,3}[.)])\s)")
 _TOKEN_BEFORE = re.compile(r"(\S+)$")
+_LOOKBACK = 64
 _NEXT_START = re.compile(r"\s+([\"'“‘(\[]*)(\S)")
 
 
 def _is_abbreviation(text: str, period_at: int) -> bool:
     """True when the period at ``period_at`` ends an abbreviation, initial or number."""
-    match = _TOKEN_BEFORE.search(text, 0, period_at)
+    # Look back a bounded window only: scanning from the start of the text each time would make
+    # splitting quadratic in the document length.
+    window_start = max(0, period_at - _LOOKBACK)
+    match = _TOKEN_BEFORE.search(text, window_start, period_at)
     if match is None:
         return False
     token = match.group(1).lstrip("([\"'“‘")
@@ -135,6 +139,11 @@ def _is_abbreviation(text: str, period_at: int) -> bool:
         return True
     # "et al." is two tokens.
     if lowered == "al" and text[max(0, match.start() - 3) : match.start()].lower() == "et ":
+        return True
+    # A list number at the start of a line: "1. MRI".
+    before = text[max(0, match.start() - _LOOKBACK) : match.start()]
+    at_line_start = ("\n" in before or match.start() <= _LOOKBACK) and not before.rsplit("\n", 1)[-1].strip()
+    if token.isdigit() and len(token) <= 3 and at_line_start:
         return True
     # Single letters are initials or list labels: "H. pylori", "J. Smith", "A. fumigatus".
     if len(token) == 1 and token.isalpha():

@@ -1,6 +1,7 @@
 """Build the model repository with generated demo weights.
 
     python -m clinserve_runtime.build_demo --size tiny --output model_repository
+    python -m clinserve_runtime.build_demo --size base --profile gpu --output build/image-repository
 
 Skips the work when the repository already holds a build of the same size and catalog
 (``--force`` rebuilds). Prints progress per model; the base size takes about a minute.
@@ -16,9 +17,10 @@ from pathlib import Path
 
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer, read_vocabulary
-from clinserve_runtime.configs import Provenance, ServingSettings
+from clinserve_runtime.configs import EXECUTION_PROFILES, Provenance, ServingSettings
 from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
 from clinserve_runtime.repository import (
+    STAMP_IMPORTED,
     catalog_fingerprint,
     read_stamp,
     write_model_entry,
@@ -52,8 +54,13 @@ def build(output: Path, size: str, *, force: bool = False, settings: ServingSett
         "weights": f"demo-{size}",
         "catalog": catalog_fingerprint(specs),
         "models": sorted(specs),
+        "profile": settings.execution_profile,
     }
-    if not force and read_stamp(output) == record:
+    stamp = read_stamp(output) or {}
+    # Entries imported with real weights survive a demo (re)build; --force replaces them too.
+    imported = {} if force else dict(stamp.get(STAMP_IMPORTED) or {})  # type: ignore[call-overload]
+    imported = {name: facts for name, facts in imported.items() if (output / f"{name}_onnx").is_dir()}
+    if not force and {k: v for k, v in stamp.items() if k != STAMP_IMPORTED} == record:
         print(f"model repository {output} is up to date (demo-{size}); use --force to rebuild")
         return False
     vocab = read_vocabulary(demo_vocabulary_path())
@@ -61,6 +68,10 @@ def build(output: Path, size: str, *, force: bool = False, settings: ServingSett
     provenance = Provenance(weights=f"demo-{size}", untrained=True)
     total = time.perf_counter()
     for index, spec in enumerate(specs.values(), start=1):
+        if spec.name in imported:
+            kept = imported[spec.name].get("weights")
+            print(f"[{index}/{len(specs)}] {spec.name}: keeping imported weights {kept}")
+            continue
         started = time.perf_counter()
         print(f"[{index}/{len(specs)}] {spec.name}: generating {size} demo BERT ...", end="", flush=True)
         graph = build_bert_classifier(
@@ -84,7 +95,7 @@ def build(output: Path, size: str, *, force: bool = False, settings: ServingSett
             settings=settings,
         )
         print(f" done in {time.perf_counter() - started:.1f}s", flush=True)
-    write_stamp(output, record)
+    write_stamp(output, {**record, STAMP_IMPORTED: imported} if imported else record)
     print(
         f"model repository {output}: {len(specs)} models, demo-{size} (UNTRAINED), "
         f"{time.perf_counter() - total:.1f}s"
@@ -100,8 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("model_repository"), help="repository root")
     parser.add_argument("--size", choices=sorted(DEMO_SIZES), default="tiny", help="demo model size")
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    parser.add_argument(
+        "--profile",
+        choices=EXECUTION_PROFILES,
+        default="cpu",
+        help="model config profile: cpu, or gpu (KIND_GPU, TensorRT FP16 with an engine cache)",
+    )
     args = parser.parse_args(argv)
-    build(args.output, args.size, force=args.force)
+    build(args.output, args.size, force=args.force, settings=ServingSettings(execution_profile=args.profile))
     return 0
 
 

@@ -40,6 +40,10 @@ TOKENIZER_OUTPUTS: dict[str, tuple[str, list[int]]] = {
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 BOOKKEEPING = ("sequence_text_index", "sequence_spans", "dropped_tokens")
 TOKEN_LEVEL_EXTRAS = ("token_offsets", "word_ids")
+EXECUTION_PROFILES = ("cpu", "gpu")
+# Where the gpu profile's TensorRT engine cache lives in the container (a writable volume;
+# deploy/k8s/overlays/gpu mounts one here). One folder per ONNX model under it.
+DEFAULT_TRT_CACHE_DIR = "/var/cache/clinserve/tensorrt"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class ServingSettings:
         max_text_chars: Longest text accepted, in characters.
         length_buckets: Padding lengths the tokenizer chooses from.
         execution_profile: ``cpu`` or ``gpu`` (instance kind and accelerators).
+        trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
     """
 
     max_batch_size: int = 64
@@ -67,6 +72,7 @@ class ServingSettings:
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     length_buckets: tuple[int, ...] = DEFAULT_BUCKETS
     execution_profile: str = "cpu"
+    trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,13 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
 def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
     logits_dims = [-1, len(spec.labels)] if spec.is_token_classifier else [len(spec.labels)]
+    if settings.execution_profile not in EXECUTION_PROFILES:
+        raise ValueError(
+            f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
+            f" not {settings.execution_profile!r}"
+        )
     gpu = settings.execution_profile == "gpu"
-    return {
+    config: dict[str, Any] = {
         "name": spec.onnx_model,
         "backend": "onnxruntime",
         "max_batch_size": settings.max_batch_size,
@@ -134,6 +145,49 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
         "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
         "parameters": _params({"intra_op_thread_count": str(settings.onnx_intra_op_threads)}),
     }
+    if gpu:
+        config["optimization"] = _tensorrt_optimization(spec, settings)
+        config["model_warmup"] = _shape_range_warmup(spec, settings)
+    return config
+
+
+def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+    """TensorRT execution provider of the native onnxruntime backend: FP16, engines cached on disk.
+
+    Keys are the onnxruntime backend's (Triton 24.10); building an engine for BERT takes minutes,
+    the cache makes later loads on the same GPU model take seconds.
+    """
+    parameters = {
+        "precision_mode": "FP16",
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": f"{settings.trt_cache_dir.rstrip('/')}/{spec.onnx_model}",
+    }
+    return {
+        "execution_accelerators": {
+            "gpu_execution_accelerator": [{"name": "tensorrt", "parameters": parameters}]
+        }
+    }
+
+
+def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict[str, Any]]:
+    """Warm-up requests at the smallest and largest shapes the tokenizer can send.
+
+    ONNX Runtime's TensorRT provider builds its engine for the shape range it has seen and
+    rebuilds it (for minutes) when a request falls outside; running both extremes while the
+    model loads builds the final range before the server reports ready.
+    """
+    shortest = min([b for b in settings.length_buckets if b <= spec.max_tokens] or [spec.max_tokens])
+    samples = (("smallest_shape", 1, shortest), ("largest_shape", settings.max_batch_size, spec.max_tokens))
+    return [
+        {
+            "name": name,
+            "batch_size": batch,
+            "inputs": {
+                n: {"data_type": "TYPE_INT64", "dims": [length], "zero_data": True} for n in MODEL_INPUTS
+            },
+        }
+        for name, batch, length in samples
+    ]
 
 
 def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from clinserve_ensemble.catalog import ModelSpec
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
 
 BUILD_STAMP = "clinserve-build.json"
+# Stamp key of the entries imported with real weights (clinserve-import); demo builds keep them.
+STAMP_IMPORTED = "imported"
 
 # Thin adapters: the implementation lives once, in an importable package. The guarded import
 # applies PYTHONPATH in the local runtime, whose embedded Python ignores it (see

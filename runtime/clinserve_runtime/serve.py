@@ -25,6 +25,7 @@ from clinserve_runtime.triton import (
     DEFAULT_HTTP_PORT,
     DEFAULT_METRICS_PORT,
     DEFAULT_RUNTIME_DIR,
+    GRPC_ADMIN_KEY_HEADER,
     ServerOptions,
     TritonRuntimeError,
     TritonServer,
@@ -105,12 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  HTTP     {server.http_url}\n"
         f"  metrics  {server.metrics_url}\n"
         f"  models   {', '.join(load_catalog())}\n"
-        f"  admin protocols need header '{ADMIN_KEY_HEADER}' (key in {key_source})\n"
+        f"  admin protocols need a key (in {key_source}): HTTP header '{ADMIN_KEY_HEADER}',"
+        f" gRPC metadata '{GRPC_ADMIN_KEY_HEADER}'\n"
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )
-    assert server.process is not None
-    code = server.process.wait()
+    code = server.process.wait() if server.process is not None else 1
     return 0 if stopping else code
 
 

@@ -31,6 +31,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNTIME_DIR = PROJECT_ROOT / ".runtime"
 TRITON_HOME_ENV = "CLINSERVE_TRITON_HOME"
 ADMIN_KEY_HEADER = "admin-key"
+# Triton prefixes the configured key for gRPC metadata: a gRPC caller sends this header, an HTTP
+# caller sends ADMIN_KEY_HEADER itself (observed on 2.51: "expecting header
+# 'triton-grpc-protocol-admin-key'").
+GRPC_ADMIN_KEY_HEADER = f"triton-grpc-protocol-{ADMIN_KEY_HEADER}"
 # Protocols only an operator needs: kept behind a header key (Triton's secure-deployment guide).
 RESTRICTED_PROTOCOLS = ("model-repository", "shared-memory", "statistics", "trace", "logging")
 DEFAULT_HTTP_PORT = 8000

@@ -1,0 +1,23 @@
+"""Raw tritonclient calls for the integration tests (the client library is tested on its own)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+
+def text_input(texts: list[str | bytes]) -> grpcclient.InferInput:
+    data = np.array([t.encode("utf-8") if isinstance(t, str) else t for t in texts], dtype=np.object_)
+    tensor = grpcclient.InferInput("TEXT", [len(texts)], "BYTES")
+    tensor.set_data_from_numpy(data)
+    return tensor
+
+
+def infer(
+    client: grpcclient.InferenceServerClient, model: str, texts: list[str | bytes]
+) -> list[dict[str, Any]]:
+    response = client.infer(model, [text_input(texts)], outputs=[grpcclient.InferRequestedOutput("RESULT")])
+    return [json.loads(doc) for doc in response.as_numpy("RESULT")]

@@ -1,0 +1,87 @@
+"""WordPiece encoding: special tokens, truncation accounting, buckets and exact offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clinserve_preprocess.encoding import NO_WORD, TextEncoder, bucket_length
+
+
+@pytest.mark.parametrize(
+    ("length", "max_tokens", "expected"),
+    [
+        (3, 128, 16),
+        (16, 128, 16),
+        (17, 128, 32),
+        (100, 128, 128),
+        (129, 128, 128),
+        (200, 256, 256),
+        (5, 8, 8),
+    ],
+)
+def test_bucket_length_picks_the_smallest_bucket_within_the_model_limit(length, max_tokens, expected):
+    assert bucket_length(length, max_tokens) == expected
+
+
+def test_encoding_wraps_pieces_in_cls_and_sep_with_zero_token_types(uncased_tokenizer):
+    encoder = TextEncoder(uncased_tokenizer, 128)
+    batch = encoder.encode(["Aspirin daily"])
+    ids = batch.input_ids[0]
+    mask = batch.attention_mask[0]
+    n = int(mask.sum())
+    assert ids[0] == encoder.cls_id and ids[n - 1] == encoder.sep_id
+    assert (ids[n:] == encoder.pad_id).all() and (mask[n:] == 0).all()
+    assert batch.input_ids.shape == (1, 16)
+    assert not batch.token_type_ids.any()
+    assert batch.input_ids.dtype == np.int64 and batch.token_offsets.dtype == np.int32
+
+
+def test_offsets_point_into_the_original_text_for_non_ascii(uncased_tokenizer):
+    text = "Naïve 🤒 patients in Zürich: 東京 cohort"
+    batch = TextEncoder(uncased_tokenizer, 128).encode([text])
+    n = int(batch.attention_mask[0].sum())
+    pieces = [text[b:e] for b, e in batch.token_offsets[0, 1 : n - 1]]
+    assert "Naïve" in pieces and "🤒" in pieces and "東" in pieces
+    for (b, e), word in zip(batch.token_offsets[0, 1 : n - 1], batch.word_ids[0, 1 : n - 1], strict=True):
+        assert 0 <= b < e <= len(text) and word != NO_WORD
+
+
+def test_control_characters_are_dropped_without_shifting_offsets(cased_tokenizer):
+    text = "dose\x00 \x07of\u200b insulin"
+    batch = TextEncoder(cased_tokenizer, 64).encode([text])
+    n = int(batch.attention_mask[0].sum())
+    assert [text[b:e] for b, e in batch.token_offsets[0, 1 : n - 1]] == ["dose", "of", "insulin"]
+
+
+def test_truncation_keeps_the_start_and_counts_the_dropped_pieces(uncased_tokenizer):
+    text = " ".join(["the"] * 300)
+    batch = TextEncoder(uncased_tokenizer, 128).encode([text])
+    assert batch.input_ids.shape == (1, 128)
+    assert batch.attention_mask[0].sum() == 128
+    assert int(batch.dropped_tokens[0]) == 300 - 126
+
+
+def test_per_sentence_mode_gives_one_sequence_per_sentence_with_spans(uncased_tokenizer):
+    texts = ["First one. Second one.", "Only sentence"]
+    batch = TextEncoder(uncased_tokenizer, 512).encode(texts, per_sentence=True)
+    assert batch.num_sequences == 3
+    assert batch.sequence_text_index.tolist() == [0, 0, 1]
+    spans = [texts[t][b:e] for t, (b, e) in zip(batch.sequence_text_index, batch.sequence_spans, strict=True)]
+    assert spans == ["First one.", "Second one.", "Only sentence"]
+    # offsets of the second sentence are relative to the whole text, not the sentence
+    second = batch.token_offsets[1, 1]
+    assert texts[0][second[0] : second[1]] == "Second"
+
+
+def test_all_sequences_of_a_request_share_one_padded_length(uncased_tokenizer):
+    batch = TextEncoder(uncased_tokenizer, 128).encode(["short", " ".join(["word"] * 40)])
+    assert batch.input_ids.shape == (2, 64)
+
+
+def test_a_tokenizer_without_special_tokens_is_refused():
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+
+    with pytest.raises(ValueError, match=r"\[CLS\]"):
+        TextEncoder(Tokenizer(WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]")), 16)
