@@ -129,14 +129,14 @@ def test_demo_graph_computes_bert_and_masks_padding(token_level):
 
 
 def test_demo_weights_are_deterministic_and_marked_untrained():
-    kwargs = {
-        "token_level": False,
-        "shape": DEMO_SIZES["tiny"],
-        "vocab_size": 50,
-        "metadata": {"clinserve.untrained": "true"},
-    }
-    first = build_bert_classifier("same", 2, **kwargs)
-    assert first.SerializeToString() == build_bert_classifier("same", 2, **kwargs).SerializeToString()
+    def build():
+        meta = {"clinserve.untrained": "true"}
+        return build_bert_classifier(
+            "same", 2, token_level=False, shape=DEMO_SIZES["tiny"], vocab_size=50, metadata=meta
+        )
+
+    first = build()
+    assert first.SerializeToString() == build().SerializeToString()
     assert {p.key: p.value for p in first.metadata_props}["clinserve.untrained"] == "true"
 
 
