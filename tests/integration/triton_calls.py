@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 
 
-def text_input(texts: list[str | bytes]) -> grpcclient.InferInput:
+def text_input(texts: Sequence[str | bytes]) -> grpcclient.InferInput:
     data = np.array([t.encode("utf-8") if isinstance(t, str) else t for t in texts], dtype=np.object_)
     tensor = grpcclient.InferInput("TEXT", [len(texts)], "BYTES")
     tensor.set_data_from_numpy(data)
