@@ -18,7 +18,7 @@ def text_input(texts: Sequence[str | bytes]) -> grpcclient.InferInput:
 
 
 def infer(
-    client: grpcclient.InferenceServerClient, model: str, texts: list[str | bytes]
+    client: grpcclient.InferenceServerClient, model: str, texts: Sequence[str | bytes]
 ) -> list[dict[str, Any]]:
     response = client.infer(model, [text_input(texts)], outputs=[grpcclient.InferRequestedOutput("RESULT")])
     return [json.loads(doc) for doc in response.as_numpy("RESULT")]
