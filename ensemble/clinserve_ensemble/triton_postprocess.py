@@ -14,7 +14,9 @@ import triton_python_backend_utils as pb_utils
 
 from clinserve_ensemble.activations import NonFiniteLogitsError
 from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
+from clinserve_preprocess.modes import default_mode, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
+from clinserve_preprocess.validation import InputError
 
 RESULT_OUTPUT = "RESULT"
 
@@ -45,22 +47,32 @@ class TritonPythonModel:
             weights=params.text("weights"),
         )
         self.token_level = task == "token_classification"
+        self.default_mode = default_mode(token_level=self.token_level, per_sentence=self.context.per_sentence)
 
     def execute(self, requests: list[Any]) -> list[Any]:
         """Build results request by request; a failure stays with its own request."""
         responses = []
         for request in requests:
             try:
+                mode = requested_mode(
+                    request.parameters(), token_level=self.token_level, default=self.default_mode
+                )
                 texts = [bytes(t).decode("utf-8") for t in _input(request, "TEXT")]
                 outputs = SequenceOutputs(
                     logits=_input(request, "logits"),
                     sequence_text_index=_input(request, "sequence_text_index"),
+                    sequence_segment=_input(request, "sequence_segment"),
                     sequence_spans=_input(request, "sequence_spans"),
                     dropped_tokens=_input(request, "dropped_tokens"),
                     token_offsets=_input(request, "token_offsets", required=self.token_level),
                     word_ids=_input(request, "word_ids", required=self.token_level),
+                    sequence_pieces=_input(request, "sequence_pieces", required=self.token_level),
                 )
-                results = build_results(self.context, texts, outputs)
+                results = build_results(self.context, texts, outputs, mode)
+            except InputError as exc:
+                error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+                continue
             except NonFiniteLogitsError as exc:
                 error = pb_utils.TritonError(f"{self.context.model}: {exc}", pb_utils.TritonError.INTERNAL)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))

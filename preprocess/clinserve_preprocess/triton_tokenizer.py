@@ -16,6 +16,7 @@ from typing import Any
 import triton_python_backend_utils as pb_utils
 
 from clinserve_preprocess.encoding import EncodedBatch, TextEncoder
+from clinserve_preprocess.modes import default_mode, modes_for, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError, decode_text, validate_text
 
@@ -29,7 +30,9 @@ OUTPUTS = {
     "token_offsets": "token_offsets",
     "word_ids": "word_ids",
     "sequence_text_index": "sequence_text_index",
+    "sequence_segment": "sequence_segment",
     "sequence_spans": "sequence_spans",
+    "sequence_pieces": "sequence_pieces",
     "dropped_tokens": "dropped_tokens",
 }
 
@@ -41,9 +44,13 @@ class TritonPythonModel:
         """Load the tokenizer and the limits from the model config."""
         params = ModelParameters.from_args(args)
         self.model_name = args["model_name"]
-        self.per_sentence = params.flag("per_sentence")
+        self.token_level = params.text("task") == "token_classification"
+        self.default_mode = default_mode(
+            token_level=self.token_level, per_sentence=params.flag("per_sentence")
+        )
         self.max_texts = params.integer("max_texts_per_request")
         self.max_sequences = params.integer("max_sequences_per_request")
+        self.max_padded_tokens = params.integer("max_padded_tokens_per_request")
         self.max_text_chars = params.integer("max_text_chars")
         version_dir = os.path.join(args["model_repository"], args["model_version"])
         tokenizer_path = os.path.join(version_dir, "tokenizer.json")
@@ -89,13 +96,17 @@ class TritonPythonModel:
                 f"{TEXT_INPUT} holds {raw.size} texts; {self.model_name.removesuffix('_tokenizer')}"
                 f" takes at most {self.max_texts} per request (the client library splits longer lists)"
             )
+        mode = requested_mode(request.parameters(), token_level=self.token_level, default=self.default_mode)
         texts = [decode_text(item, i) for i, item in enumerate(raw)]
         for index, text in enumerate(texts):
             validate_text(text, index, max_chars=self.max_text_chars)
-        encoded = self.encoder.encode(texts, per_sentence=self.per_sentence)
-        if encoded.num_sequences > self.max_sequences:
+        encoded = self.encoder.encode(texts, segmentation=modes_for(self.token_level)[mode])
+        # Bounds on one ONNX execution: its batch, and the positions it computes (memory).
+        if encoded.num_sequences > self.max_sequences or encoded.padded_tokens > self.max_padded_tokens:
             raise InputError(
-                f"the request splits into {encoded.num_sequences} sentences; at most"
-                f" {self.max_sequences} fit in one request to this model: send fewer or shorter texts"
+                f"in mode {mode!r} the request needs {encoded.num_sequences} model sequences of"
+                f" {encoded.input_ids.shape[1]} tokens; one request may use at most {self.max_sequences}"
+                f" sequences and {self.max_padded_tokens:,} token positions: send fewer or shorter texts"
+                " (see docs/long-documents.md for the limits)"
             )
         return encoded

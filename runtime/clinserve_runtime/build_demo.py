@@ -2,6 +2,7 @@
 
     python -m clinserve_runtime.build_demo --size tiny --output model_repository
     python -m clinserve_runtime.build_demo --size base --profile gpu --output build/image-repository
+    python -m clinserve_runtime.build_demo --size base --models treatment_changes --output build/bench
 
 Skips the work when the repository already holds a build of the same size and catalog
 (``--force`` rebuilds). Prints progress per model; the base size takes about a minute.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -42,17 +44,29 @@ def demo_vocabulary_path() -> Path:
     return Path(str(root.joinpath("model", "vocab.txt")))
 
 
-def build(output: Path, size: str, *, force: bool = False, settings: ServingSettings | None = None) -> bool:
-    """Build every catalog entry with demo weights of ``size``.
+def build(
+    output: Path,
+    size: str,
+    *,
+    force: bool = False,
+    settings: ServingSettings | None = None,
+    models: Sequence[str] | None = None,
+) -> bool:
+    """Build every catalog entry (or only ``models``) with demo weights of ``size``.
 
     Returns:
         True when something was built, False when an identical build was already there.
     """
     settings = settings or ServingSettings()
     specs = load_catalog()
+    if models:
+        unknown = sorted(set(models) - set(specs))
+        if unknown:
+            raise ValueError(f"unknown model(s) {', '.join(unknown)}; the catalog has {', '.join(specs)}")
+        specs = {name: spec for name, spec in specs.items() if name in models}
     record: dict[str, object] = {
         "weights": f"demo-{size}",
-        "catalog": catalog_fingerprint(specs),
+        "catalog": catalog_fingerprint(specs, settings),
         "models": sorted(specs),
         "profile": settings.execution_profile,
     }
@@ -117,8 +131,23 @@ def main(argv: list[str] | None = None) -> int:
         default="cpu",
         help="model config profile: cpu, or gpu (KIND_GPU, TensorRT FP16 with an engine cache)",
     )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME",
+        help="build only these catalog entries (default: all five)",
+    )
     args = parser.parse_args(argv)
-    build(args.output, args.size, force=args.force, settings=ServingSettings(execution_profile=args.profile))
+    try:
+        build(
+            args.output,
+            args.size,
+            force=args.force,
+            settings=ServingSettings(execution_profile=args.profile),
+            models=args.models,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     return 0
 
 

@@ -24,6 +24,7 @@ from tritonclient.grpc import model_config_pb2
 
 from clinserve_ensemble.catalog import ModelSpec
 from clinserve_preprocess.encoding import DEFAULT_BUCKETS
+from clinserve_preprocess.modes import default_mode, modes_for
 from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
 
 # Tokenizer outputs: name -> (Triton type, dims). The ONNX step consumes the first three.
@@ -34,12 +35,14 @@ TOKENIZER_OUTPUTS: dict[str, tuple[str, list[int]]] = {
     "token_offsets": ("TYPE_INT32", [-1, -1, 2]),
     "word_ids": ("TYPE_INT32", [-1, -1]),
     "sequence_text_index": ("TYPE_INT32", [-1]),
+    "sequence_segment": ("TYPE_INT32", [-1]),
     "sequence_spans": ("TYPE_INT32", [-1, 2]),
+    "sequence_pieces": ("TYPE_INT32", [-1, 2]),
     "dropped_tokens": ("TYPE_INT32", [-1]),
 }
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BOOKKEEPING = ("sequence_text_index", "sequence_spans", "dropped_tokens")
-TOKEN_LEVEL_EXTRAS = ("token_offsets", "word_ids")
+BOOKKEEPING = ("sequence_text_index", "sequence_segment", "sequence_spans", "dropped_tokens")
+TOKEN_LEVEL_EXTRAS = ("token_offsets", "word_ids", "sequence_pieces")
 EXECUTION_PROFILES = ("cpu", "gpu")
 # Where the gpu profile's TensorRT engine cache lives in the container (a writable volume;
 # deploy/k8s/overlays/gpu mounts one here). One folder per ONNX model under it.
@@ -51,7 +54,12 @@ class ServingSettings:
     """Knobs that are about serving, not about the model (same for every catalog entry).
 
     Attributes:
-        max_batch_size: Largest ONNX batch, and the most sequences one request may need.
+        max_batch_size: Largest ONNX batch, and the most model sequences (sentences, windows)
+            one request may need: it bounds the longest document one request can carry.
+        preferred_batch_size: Batch size the dynamic batcher aims for when merging requests.
+        max_texts_per_request: Texts one request may hold.
+        max_padded_tokens_per_request: Sequences x padded length one request may need; bounds
+            the memory of one ONNX execution.
         max_queue_delay_us: How long the dynamic batcher waits to fill a batch.
         max_queue_size: Requests queued per ONNX model before new ones are rejected.
         onnx_instances: ONNX Runtime instances per model.
@@ -63,7 +71,10 @@ class ServingSettings:
         trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
     """
 
-    max_batch_size: int = 64
+    max_batch_size: int = 1024
+    preferred_batch_size: int = 64
+    max_texts_per_request: int = 64
+    max_padded_tokens_per_request: int = 65536
     max_queue_delay_us: int = 2000
     max_queue_size: int = 512
     onnx_instances: int = 1
@@ -112,9 +123,11 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
         "parameters": _params(
             {
                 "max_tokens": str(spec.max_tokens),
+                "task": spec.task,
                 "per_sentence": _bool(spec.per_sentence),
-                "max_texts_per_request": str(settings.max_batch_size),
+                "max_texts_per_request": str(settings.max_texts_per_request),
                 "max_sequences_per_request": str(settings.max_batch_size),
+                "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
                 "max_text_chars": str(settings.max_text_chars),
                 "length_buckets": list(settings.length_buckets),
             }
@@ -139,6 +152,9 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
         "input": [_tensor(n, "TYPE_INT64", [-1]) for n in MODEL_INPUTS],
         "output": [_tensor("logits", "TYPE_FP32", logits_dims)],
         "dynamic_batching": {
+            # A long document may arrive as one request of up to max_batch_size windows; merged
+            # batches of small requests aim for the preferred size.
+            "preferred_batch_size": [settings.preferred_batch_size],
             "max_queue_delay_microseconds": settings.max_queue_delay_us,
             "default_queue_policy": {"max_queue_size": settings.max_queue_size},
         },
@@ -177,7 +193,8 @@ def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict
     model loads builds the final range before the server reports ready.
     """
     shortest = min([b for b in settings.length_buckets if b <= spec.max_tokens] or [spec.max_tokens])
-    samples = (("smallest_shape", 1, shortest), ("largest_shape", settings.max_batch_size, spec.max_tokens))
+    largest_batch = min(settings.max_batch_size, settings.max_padded_tokens_per_request // spec.max_tokens)
+    samples = (("smallest_shape", 1, shortest), ("largest_shape", largest_batch, spec.max_tokens))
     return [
         {
             "name": name,
@@ -214,7 +231,9 @@ def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: P
         "labels": list(spec.labels),
         "per_sentence": _bool(spec.per_sentence),
         "max_tokens": str(spec.max_tokens),
-        "max_texts_per_request": str(settings.max_batch_size),
+        "max_texts_per_request": str(settings.max_texts_per_request),
+        "default_mode": default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence),
+        "modes": sorted(modes_for(spec.is_token_classifier)),
         "source_model": spec.source_model,
         "weights": provenance.weights,
         "untrained": _bool(provenance.untrained),

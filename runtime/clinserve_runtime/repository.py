@@ -92,9 +92,22 @@ def write_model_entry(
             (root / model_name).rename(final)
 
 
-def catalog_fingerprint(specs: dict[str, ModelSpec]) -> str:
-    """Hash of the catalog entries, so a changed catalog triggers a rebuild."""
-    blob = json.dumps({n: asdict(s) for n, s in sorted(specs.items())}, sort_keys=True)
+def catalog_fingerprint(specs: dict[str, ModelSpec], settings: ServingSettings | None = None) -> str:
+    """Hash of the catalog entries and of what the build writes from them.
+
+    Covers the rendered configs and the adapters too, so that a change to the catalog, the
+    serving settings or the config rendering code makes an existing repository stale.
+    """
+    settings = settings or ServingSettings()
+    marker = Provenance(weights="fingerprint", untrained=True)
+    blob = json.dumps(
+        {
+            "catalog": {n: asdict(s) for n, s in sorted(specs.items())},
+            "configs": {n: render_all(s, settings, marker) for n, s in sorted(specs.items())},
+            "adapters": ADAPTERS,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from clinserve_preprocess.encoding import NO_WORD, TextEncoder, bucket_length
+from clinserve_preprocess.encoding import NO_WORD, TextEncoder, bucket_length, window_ranges
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,7 @@ def test_truncation_keeps_the_start_and_counts_the_dropped_pieces(uncased_tokeni
 
 def test_per_sentence_mode_gives_one_sequence_per_sentence_with_spans(uncased_tokenizer):
     texts = ["First one. Second one.", "Only sentence"]
-    batch = TextEncoder(uncased_tokenizer, 512).encode(texts, per_sentence=True)
+    batch = TextEncoder(uncased_tokenizer, 512).encode(texts, segmentation="sentences")
     assert batch.num_sequences == 3
     assert batch.sequence_text_index.tolist() == [0, 0, 1]
     spans = [texts[t][b:e] for t, (b, e) in zip(batch.sequence_text_index, batch.sequence_spans, strict=True)]
@@ -85,3 +87,48 @@ def test_a_tokenizer_without_special_tokens_is_refused():
 
     with pytest.raises(ValueError, match=r"\[CLS\]"):
         TextEncoder(Tokenizer(WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]")), 16)
+
+
+@pytest.mark.parametrize("count", [0, 1, 50, 126, 127, 300, 1000])
+def test_windows_cover_every_piece_with_the_requested_overlap(count):
+    windows = window_ranges(count, 126, 31)
+    covered = set()
+    for start, end in windows:
+        assert end - start <= 126
+        covered.update(range(start, end))
+    assert covered == set(range(count))
+    for (_s1, e1), (s2, _) in itertools.pairwise(windows):
+        assert s2 < e1, "consecutive windows overlap"
+        assert e1 - s2 >= 31 or s2 == windows[-1][0]
+
+
+def test_window_mode_drops_no_piece_and_offsets_stay_exact_with_crlf(uncased_tokenizer):
+    text = "\r\n".join(f"Line {i}: topotecan 4.0 mg, naïve." for i in range(120))
+    encoder = TextEncoder(uncased_tokenizer, 128)
+    batch = encoder.encode([text], segmentation="windows")
+    total = len(encoder.pieces([text])[0])
+    assert batch.num_sequences > 1 and not batch.dropped_tokens.any()
+    seen = set()
+    for row, (start, end) in enumerate(batch.sequence_pieces):
+        n = end - start
+        assert int(batch.attention_mask[row].sum()) == n + 2
+        seen.update(range(start, end))
+        for b, e in batch.token_offsets[row, 1 : n + 1]:
+            assert text[b:e].strip() == text[b:e] and e > b
+    assert seen == set(range(total))
+
+
+def test_sentence_windows_stay_inside_their_sentence(uncased_tokenizer):
+    text = "Short one. Dose " + " ".join(["dose"] * 300) + ". Last one."
+    batch = TextEncoder(uncased_tokenizer, 64).encode([text], segmentation="sentence_windows")
+    segments = batch.sequence_segment.tolist()
+    assert segments[0] == 0 and segments[-1] == 2 and segments.count(1) > 1
+    for row, _segment in enumerate(segments):
+        begin, end = batch.sequence_spans[row]
+        n = int(batch.attention_mask[row].sum()) - 2
+        assert all(begin <= b and e <= end for b, e in batch.token_offsets[row, 1 : n + 1])
+
+
+def test_unknown_segmentation_is_refused(uncased_tokenizer):
+    with pytest.raises(ValueError, match="unknown segmentation"):
+        TextEncoder(uncased_tokenizer, 64).encode(["x"], segmentation="paragraphs")

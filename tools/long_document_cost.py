@@ -1,0 +1,118 @@
+"""Measure how serving cost grows with document length (docs/long-documents.md).
+
+    .venv/bin/python tools/long_document_cost.py [--size tiny|base] [--repeats 3]
+
+Starts a Triton server on a demo repository, sends clinical-style documents of 1k, 10k, 100k
+(and 200k) characters to the token classifier (windows mode) and the per-sentence classifier,
+and prints the best-of-N latency, microseconds per character, model sequences used, and the
+server's resident memory (tritonserver plus its stub processes) after each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from clinserve_runtime.build_demo import build
+from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+
+SIZES = (1_000, 10_000, 100_000, 200_000)
+SENTENCE = (
+    "On day {i}, {n} patients on topotecan 4.{d} mg (median survival {n}.5 months) reported fatigue; "
+    "H. pylori was negative and the CR rate was {n}%. "
+)
+
+
+def document(chars: int) -> str:
+    """A deterministic clinical-style text of exactly ``chars`` characters."""
+    rng = np.random.default_rng(chars)
+    parts, total, i = [], 0, 0
+    while total < chars:
+        part = SENTENCE.format(i=i, n=int(rng.integers(2, 99)), d=i % 10)
+        parts.append(part)
+        total += len(part)
+        i += 1
+    return "".join(parts)[:chars].rstrip() + "."
+
+
+def rss_mib(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", choices=("tiny", "base"), default="tiny")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    repository = Path("build") / f"cost_repository_{args.size}"
+    build(repository, args.size)
+    http, grpc_port, metrics = free_ports(3)
+    server = TritonServer(
+        ServerOptions(repository.resolve(), http_port=http, grpc_port=grpc_port, metrics_port=metrics),
+        log_path=Path("build") / "cost-triton.log",
+    )
+    server.start()
+    try:
+        server.wait_until_ready(600)
+        assert server.process is not None
+        client = grpcclient.InferenceServerClient(server.grpc_url)
+        print(f"demo-{args.size}; best of {args.repeats}; RSS = tritonserver + stubs after the size")
+        print("| model | mode | chars | latency ms | µs/char | entities or sentences | RSS MiB |")
+        print("|---|---|---|---|---|---|---|")
+        for model, mode, key in (
+            ("drug_development_trials", "windows", "entities"),
+            ("biomarker", "sentences", "sentences"),
+        ):
+            for chars in SIZES:
+                text = document(chars)
+                tensor = grpcclient.InferInput("TEXT", [1], "BYTES")
+                tensor.set_data_from_numpy(np.array([text.encode()], dtype=np.object_))
+                best, result = float("inf"), {}
+                try:
+                    for _ in range(args.repeats):
+                        started = time.perf_counter()
+                        response = client.infer(
+                            model, [tensor], parameters={"mode": mode}, client_timeout=600
+                        )
+                        best = min(best, time.perf_counter() - started)
+                        result = json.loads(response.as_numpy("RESULT")[0])
+                    count = len(result[key])
+                    print(
+                        f"| {model} | {mode} | {chars:,} | {best * 1000:.0f} | {best * 1e6 / chars:.0f}"
+                        f" | {count} | {rss_mib(server.process.pid):.0f} |",
+                        flush=True,
+                    )
+                except Exception as exc:
+                    print(f"| {model} | {mode} | {chars:,} | refused: {str(exc)[:120]} | | | |", flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
