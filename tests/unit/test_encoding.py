@@ -92,7 +92,7 @@ def test_a_tokenizer_without_special_tokens_is_refused():
 @pytest.mark.parametrize("count", [0, 1, 50, 126, 127, 300, 1000])
 def test_windows_cover_every_piece_with_the_requested_overlap(count):
     windows = window_ranges(count, 126, 31)
-    covered = set()
+    covered: set[int] = set()
     for start, end in windows:
         assert end - start <= 126
         covered.update(range(start, end))
@@ -108,7 +108,7 @@ def test_window_mode_drops_no_piece_and_offsets_stay_exact_with_crlf(uncased_tok
     batch = encoder.encode([text], segmentation="windows")
     total = len(encoder.pieces([text])[0])
     assert batch.num_sequences > 1 and not batch.dropped_tokens.any()
-    seen = set()
+    seen: set[int] = set()
     for row, (start, end) in enumerate(batch.sequence_pieces):
         n = end - start
         assert int(batch.attention_mask[row].sum()) == n + 2
