@@ -77,8 +77,12 @@ class TritonPythonModel:
                 error = pb_utils.TritonError(f"{self.context.model}: {exc}", pb_utils.TritonError.INTERNAL)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
                 continue
-            except ValueError as exc:
-                error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INTERNAL)
+            except (ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                # Inconsistent tensors: only a caller bypassing the ensemble can send them.
+                message = (
+                    f"{self.context.model}: inconsistent post-processor inputs ({type(exc).__name__}: {exc})"
+                )
+                error = pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
                 continue
             encoded = np.array(

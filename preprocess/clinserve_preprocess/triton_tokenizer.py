@@ -73,6 +73,13 @@ class TritonPythonModel:
                 error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
                 continue
+            except Exception as exc:  # a bug must fail its request, not the stub or the others
+                # The type only: the message of an unexpected error could quote the text.
+                message = f"{self.model_name}: tokenization failed ({type(exc).__name__})"
+                pb_utils.Logger.log_error(message)
+                error = pb_utils.TritonError(message, pb_utils.TritonError.INTERNAL)
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+                continue
             wanted = request.requested_output_names()
             tensors = [
                 pb_utils.Tensor(name, getattr(encoded, attribute))

@@ -28,16 +28,7 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 from clinserve_runtime.graph_check import check_against_graph, config_tensors
-
-
-def _session_options(parameters: dict[str, str]) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = int(parameters.get("intra_op_thread_count", "0"))
-    options.inter_op_num_threads = int(parameters.get("inter_op_thread_count", "0"))
-    # Idle spinning threads would steal the few cores from the tokenizer and the other models.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
+from clinserve_runtime.ort_options import session_options
 
 
 class TritonPythonModel:
@@ -57,7 +48,7 @@ class TritonPythonModel:
                 " or import weights (clinserve import)"
             )
         self.session = ort.InferenceSession(
-            path, sess_options=_session_options(parameters), providers=["CPUExecutionProvider"]
+            path, sess_options=session_options(parameters), providers=["CPUExecutionProvider"]
         )
         self.inputs = config_tensors(config, "input")
         self.outputs = config_tensors(config, "output")
@@ -66,14 +57,17 @@ class TritonPythonModel:
         self.output_names = [t.name for t in self.outputs]
 
     def execute(self, requests: list[Any]) -> list[Any]:
-        """Run all requests of this call as one ONNX Runtime batch."""
+        """Run all requests of this call as one ONNX Runtime batch.
+
+        If the merged batch fails (a request with out-of-range token ids, say), the requests are
+        run one by one so that only the faulty request gets the error: a caller that sends bad
+        tensors straight to this model must not fail the callers batched with it.
+        """
         feeds_per_request = [
             {spec.name: pb_utils.get_input_tensor_by_name(r, spec.name).as_numpy() for spec in self.inputs}
             for r in requests
         ]
-        try:
-            if not self.batched or len(requests) == 1:
-                return [self._respond(self._run(feeds)) for feeds in feeds_per_request]
+        if self.batched and len(requests) > 1:
             # The dynamic batcher only merges requests whose non-batch shapes are equal, so a plain
             # concatenation along the batch axis is one valid ORT input.
             sizes = [next(iter(feeds.values())).shape[0] for feeds in feeds_per_request]
@@ -81,15 +75,30 @@ class TritonPythonModel:
                 spec.name: np.concatenate([feeds[spec.name] for feeds in feeds_per_request])
                 for spec in self.inputs
             }
-            outputs = self._run(merged)
-        except Exception as exc:
-            error = pb_utils.TritonError(f"{self.model_name}: ONNX Runtime failed: {exc}")
-            return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
-        bounds = np.cumsum(sizes)[:-1]
-        split = {name: np.split(value, bounds) for name, value in outputs.items()}
-        return [
-            self._respond({name: parts[i] for name, parts in split.items()}) for i in range(len(requests))
-        ]
+            try:
+                outputs = self._run(merged)
+            except Exception as exc:
+                # Only the exception type: ORT messages can quote input values (request content).
+                pb_utils.Logger.log_warn(
+                    f"{self.model_name}: a merged batch of {len(requests)} requests failed"
+                    f" ({type(exc).__name__}); running them one by one"
+                )
+            else:
+                bounds = np.cumsum(sizes)[:-1]
+                split = {name: np.split(value, bounds) for name, value in outputs.items()}
+                return [
+                    self._respond({name: parts[i] for name, parts in split.items()})
+                    for i in range(len(requests))
+                ]
+        return [self._run_one(feeds) for feeds in feeds_per_request]
+
+    def _run_one(self, feeds: dict[str, npt.NDArray[Any]]) -> Any:
+        try:
+            return self._respond(self._run(feeds))
+        except Exception as exc:  # every request gets an answer, never a crash
+            message = f"{self.model_name}: ONNX Runtime refused the inputs: {exc}"
+            error = pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
+            return pb_utils.InferenceResponse(output_tensors=[], error=error)
 
     def _run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         values = self.session.run(self.output_names, feeds)
