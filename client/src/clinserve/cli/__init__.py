@@ -1,0 +1,1 @@
+"""The ``clinserve`` command-line tool (see :mod:`clinserve.cli.main`)."""

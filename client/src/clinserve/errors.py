@@ -1,0 +1,164 @@
+"""One exception hierarchy for everything a call can fail with, mapped from gRPC status codes.
+
+Every error carries the server's own message (``message``) and the gRPC status name
+(``status``, e.g. ``"INVALID_ARGUMENT"``) when the error came from the wire.
+
+Two Triton habits are undone here: Triton reports a full queue ("Exceeds maximum queue size")
+and a refused restricted protocol as ``UNAVAILABLE``; the first is an overload (retry later), the
+second a permission problem (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ClinServeError",
+    "DeadlineExceededError",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "RequestTooLargeError",
+    "ResultFormatError",
+    "ServerError",
+    "TimeoutError",
+    "UnavailableError",
+    "error_from_status",
+]
+
+_QUEUE_FULL = "exceeds maximum queue size"
+_RESTRICTED = "this protocol is restricted"
+# The tokenizer's refusal of a request whose texts need more model sequences (sentences,
+# windows) or padded token positions than one request may use. Two wordings, old and current.
+_TOO_MANY_SENTENCES = re.compile(r"splits into (\d+) sentences; at most (\d+)")
+_TOO_LARGE = re.compile(
+    r"needs (\d+) model sequences of (\d+) tokens; one request may use at most (\d+) sequences"
+    r" and ([\d,]+) token positions"
+)
+
+
+class ClinServeError(Exception):
+    """Base class of every error the client raises.
+
+    Attributes:
+        message: The server's message (or the client's, for errors raised locally).
+        status: gRPC status name (``"UNAVAILABLE"``, ...) or ``None`` for local errors.
+    """
+
+    #: Whether an identical request may succeed later (inference is idempotent).
+    retryable = False
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        #: How many attempts were made before giving up (set by the retry loop).
+        self.attempts = 1
+
+    def __str__(self) -> str:
+        text = f"[{self.status}] {self.message}" if self.status else self.message
+        return f"{text} (after {self.attempts} attempts)" if self.attempts > 1 else text
+
+
+class InvalidInputError(ClinServeError, ValueError):
+    """The request was refused as invalid (empty text, too long, not UTF-8, wrong task...)."""
+
+
+class RequestTooLargeError(InvalidInputError):
+    """The request's texts need more model sequences (sentences, windows) than one request may use.
+
+    The client answers this by sending fewer texts per request; it only surfaces when a single
+    text alone is too large.
+
+    Attributes:
+        fit_fraction: The share of the refused request that would fit, from the counts in the
+            server's message (``None`` when the message has none).
+    """
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message, status=status)
+        self.fit_fraction: float | None = None
+        if match := _TOO_LARGE.search(message):
+            needed, length, most = (int(match.group(i)) for i in (1, 2, 3))
+            positions = int(match.group(4).replace(",", ""))
+            self.fit_fraction = min(most / needed, positions / (needed * length))
+        elif match := _TOO_MANY_SENTENCES.search(message):
+            self.fit_fraction = int(match.group(2)) / int(match.group(1))
+
+
+class ModelNotFoundError(ClinServeError, LookupError):
+    """No model of that name is served (or it is not a clinserve model)."""
+
+
+class DeadlineExceededError(ClinServeError, TimeoutError):
+    """The call's deadline passed before an answer came back."""
+
+
+#: Alias: ``clinserve.TimeoutError`` is the same class as :class:`DeadlineExceededError`.
+TimeoutError = DeadlineExceededError
+
+
+class OverloadedError(ClinServeError):
+    """The server shed the request (queue full or resources exhausted); retry later."""
+
+    retryable = True
+
+
+class UnavailableError(ClinServeError):
+    """No server could be reached (down, restarting, refused the connection or TLS handshake)."""
+
+    retryable = True
+
+
+class PermissionDeniedError(ClinServeError):
+    """The server refused the call: a restricted protocol without the right key, or bad credentials."""
+
+
+class ServerError(ClinServeError):
+    """The server failed while handling a valid request (internal error, unexpected status)."""
+
+
+class ResultFormatError(ClinServeError):
+    """The server answered with something this client version cannot read."""
+
+
+def request_too_large(message: str) -> bool:
+    """True when ``message`` is the tokenizer's "request needs too many sequences" refusal."""
+    return _TOO_LARGE.search(message) is not None or _TOO_MANY_SENTENCES.search(message) is not None
+
+
+def error_from_status(status: str | None, message: str) -> ClinServeError:
+    """Build the matching error from a gRPC status and the server's message.
+
+    Args:
+        status: A gRPC status name, with or without the ``StatusCode.`` prefix that
+            tritonclient's ``InferenceServerException.status()`` uses; ``None`` for an error
+            raised inside tritonclient without a status.
+        message: The server's message, kept verbatim.
+    """
+    name = status.rsplit(".", 1)[-1].upper() if status else None
+    lowered = message.lower()
+    error_type: type[ClinServeError]
+    if name == "INVALID_ARGUMENT":
+        error_type = RequestTooLargeError if request_too_large(message) else InvalidInputError
+    elif name == "NOT_FOUND":
+        error_type = ModelNotFoundError
+    elif name == "DEADLINE_EXCEEDED":
+        error_type = DeadlineExceededError
+    elif name == "RESOURCE_EXHAUSTED":
+        error_type = OverloadedError
+    elif name == "UNAVAILABLE":
+        if _QUEUE_FULL in lowered:
+            error_type = OverloadedError
+        elif _RESTRICTED in lowered:
+            error_type = PermissionDeniedError
+        else:
+            error_type = UnavailableError
+    elif name in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+        error_type = PermissionDeniedError
+    elif name is None:
+        error_type = ClinServeError
+    else:
+        error_type = ServerError
+    return error_type(message, status=name)

@@ -1,0 +1,145 @@
+"""Splitting long lists into requests and putting the answers back (no server)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clinserve.batching import Chunk, reassemble, resplit, split, validate_texts
+from clinserve.errors import InvalidInputError, RequestTooLargeError, error_from_status
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "expected_sizes"),
+    [
+        (0, 64, []),
+        (1, 64, [1]),
+        (64, 64, [64]),
+        (65, 64, [64, 1]),
+        (130, 64, [64, 64, 2]),
+        (5, 1, [1, 1, 1, 1, 1]),
+    ],
+)
+def test_split_cuts_a_list_into_chunks_no_larger_than_the_limit(count, size, expected_sizes):
+    texts = [f"t{i}" for i in range(count)]
+    chunks = split(texts, size)
+    assert [len(c) for c in chunks] == expected_sizes
+    assert [c.start for c in chunks] == [sum(expected_sizes[:i]) for i in range(len(expected_sizes))]
+
+
+@given(st.lists(st.text(min_size=1), max_size=300), st.integers(min_value=1, max_value=80))
+def test_split_keeps_every_text_once_in_order(texts, size):
+    chunks = split(texts, size)
+    assert [t for c in chunks for t in c.texts] == texts
+    assert all(1 <= len(c) <= size for c in chunks)
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
+
+
+def test_split_rejects_a_chunk_size_below_one():
+    with pytest.raises(ValueError, match="at least 1"):
+        split(["a"], 0)
+
+
+@given(st.integers(min_value=0, max_value=500), st.integers(min_value=1, max_value=70), st.randoms())
+def test_reassemble_restores_caller_order_whatever_order_chunks_complete_in(count, size, rng):
+    texts = [f"t{i}" for i in range(count)]
+    parts = [(chunk, [t.upper() for t in chunk.texts]) for chunk in split(texts, size)]
+    rng.shuffle(parts)
+    assert reassemble(count, parts) == [t.upper() for t in texts]
+
+
+def test_reassemble_refuses_a_chunk_with_the_wrong_number_of_results():
+    chunk = Chunk(0, ("a", "b"))
+    with pytest.raises(ValueError, match="1 results for 2 texts"):
+        reassemble(2, [(chunk, ["A"])])
+
+
+def test_reassemble_refuses_missing_chunks():
+    chunks = split(["a", "b", "c"], 2)
+    with pytest.raises(ValueError, match="1 of 3 texts got no result"):
+        reassemble(3, [(chunks[0], ["A", "B"])])
+
+
+def _too_large(needed: int, length: int, most: int, positions: int) -> RequestTooLargeError:
+    error = error_from_status(
+        "StatusCode.INVALID_ARGUMENT",
+        f"in ensemble 'biomarker', in mode 'sentences' the request needs {needed} model sequences of"
+        f" {length} tokens; one request may use at most {most} sequences and {positions:,} token"
+        " positions: send fewer or shorter texts (see docs/long-documents.md for the limits)",
+    )
+    assert isinstance(error, RequestTooLargeError)
+    return error
+
+
+def test_resplit_scales_the_chunk_by_the_share_that_fits():
+    chunk = Chunk(64, tuple(f"t{i}" for i in range(64)))
+    parts = resplit(chunk, _too_large(1536, 32, 512, 65536))  # 24 sequences per text -> 21 texts
+    assert [len(p) for p in parts] == [21, 21, 21, 1]
+    assert parts[0].start == 64
+    assert [t for p in parts for t in p.texts] == list(chunk.texts)
+
+
+def test_resplit_honours_the_token_position_limit_too():
+    chunk = Chunk(0, tuple(f"t{i}" for i in range(64)))
+    assert [len(p) for p in resplit(chunk, _too_large(256, 512, 512, 65536))] == [32, 32]  # half fits
+    assert [len(p) for p in resplit(chunk, _too_large(512, 512, 512, 65536))] == [16] * 4  # a quarter
+
+
+def test_the_older_sentence_count_message_is_understood_too():
+    error = error_from_status("INVALID_ARGUMENT", "the request splits into 192 sentences; at most 64 fit")
+    assert isinstance(error, RequestTooLargeError)
+    assert error.fit_fraction == pytest.approx(1 / 3)
+
+
+def test_resplit_halves_at_least_so_it_always_makes_progress():
+    chunk = Chunk(0, tuple(f"t{i}" for i in range(10)))
+    assert [len(p) for p in resplit(chunk, _too_large(513, 32, 512, 65536))] == [5, 5]
+    unparsed = RequestTooLargeError("too large")
+    assert unparsed.fit_fraction is None
+    assert [len(p) for p in resplit(chunk, unparsed)] == [5, 5]
+
+
+def test_resplit_of_a_single_text_raises_naming_that_text():
+    with pytest.raises(RequestTooLargeError, match=r"texts\[7\] alone is too large"):
+        resplit(Chunk(7, ("x",)), _too_large(600, 32, 512, 65536))
+
+
+def test_validate_texts_refuses_a_bare_string():
+    with pytest.raises(InvalidInputError, match=r"not a single string: wrap it as \[text\]"):
+        validate_texts("just one text")
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (["ok", None], r"texts\[1\] is NoneType, not str"),
+        (["ok", b"bytes"], r"texts\[1\] is bytes, not str"),
+        (["ok", "", "x"], r"texts\[1\] is empty or whitespace only"),
+        (["ok", " \n\t "], r"texts\[1\] is empty or whitespace only"),
+        (["bad \ud800 surrogate"], r"texts\[0\] cannot be encoded as UTF-8 \(character 4"),
+    ],
+)
+def test_validate_texts_names_the_bad_text_by_its_index(texts, message):
+    with pytest.raises(InvalidInputError, match=message):
+        validate_texts(texts)
+
+
+def test_validate_texts_counts_indices_from_start():
+    with pytest.raises(InvalidInputError, match=r"texts\[101\]"):
+        validate_texts(["a", " "], start=100)
+
+
+def test_validate_texts_accepts_any_sequence_and_returns_a_list():
+    assert validate_texts(("a", "b")) == ["a", "b"]
+    assert validate_texts([]) == []
+
+
+def test_split_handles_a_random_large_list():
+    rng = random.Random(3)
+    texts = [str(rng.random()) for _ in range(1000)]
+    chunks = split(texts, 64)
+    assert len(chunks) == 16 and chunks[-1].end == 1000

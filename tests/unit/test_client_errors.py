@@ -1,0 +1,104 @@
+"""Mapping gRPC status codes and Triton's messages onto the client's errors (no server)."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+from tritonclient.utils import InferenceServerException
+
+import clinserve
+from clinserve.errors import (
+    ClinServeError,
+    DeadlineExceededError,
+    InvalidInputError,
+    ModelNotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    RequestTooLargeError,
+    ServerError,
+    UnavailableError,
+    error_from_status,
+)
+from clinserve.transport import translate
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        ("StatusCode.INVALID_ARGUMENT", "in ensemble 'x', TEXT[0] is empty", InvalidInputError),
+        ("StatusCode.NOT_FOUND", "Request for unknown model: 'nope' is not found", ModelNotFoundError),
+        ("StatusCode.DEADLINE_EXCEEDED", "Deadline Exceeded", DeadlineExceededError),
+        ("StatusCode.RESOURCE_EXHAUSTED", "resources exhausted", OverloadedError),
+        ("StatusCode.UNAVAILABLE", "in ensemble 'x', Exceeds maximum queue size", OverloadedError),
+        ("StatusCode.UNAVAILABLE", "failed to connect to all addresses", UnavailableError),
+        (
+            "StatusCode.UNAVAILABLE",
+            "This protocol is restricted, expecting header 'triton-grpc-protocol-admin-key'",
+            PermissionDeniedError,
+        ),
+        ("StatusCode.PERMISSION_DENIED", "no", PermissionDeniedError),
+        ("StatusCode.UNAUTHENTICATED", "no", PermissionDeniedError),
+        ("StatusCode.INTERNAL", "onnx runtime failed", ServerError),
+        ("StatusCode.UNKNOWN", "something", ServerError),
+        ("UNAVAILABLE", "bare status name", UnavailableError),
+        (None, "raised inside tritonclient", ClinServeError),
+    ],
+)
+def test_error_from_status_picks_the_class_and_keeps_the_server_message(status, message, expected):
+    error = error_from_status(status, message)
+    assert type(error) is expected
+    assert error.message == message
+    assert error.status == (status.rsplit(".", 1)[-1] if status else None)
+    assert message in str(error)
+
+
+def test_only_unavailable_and_overload_are_retryable():
+    retryable = {
+        cls
+        for cls in (
+            InvalidInputError,
+            ModelNotFoundError,
+            DeadlineExceededError,
+            OverloadedError,
+            UnavailableError,
+            PermissionDeniedError,
+            ServerError,
+            ClinServeError,
+        )
+        if cls.retryable
+    }
+    assert retryable == {OverloadedError, UnavailableError}
+
+
+def test_a_request_too_large_is_an_invalid_input_that_says_how_much_fits():
+    error = error_from_status(
+        "StatusCode.INVALID_ARGUMENT",
+        "in ensemble 'biomarker', in mode 'sentences' the request needs 1024 model sequences of 32"
+        " tokens; one request may use at most 512 sequences and 65,536 token positions: send fewer",
+    )
+    assert isinstance(error, RequestTooLargeError) and isinstance(error, InvalidInputError)
+    assert error.fit_fraction == pytest.approx(0.5)
+
+
+def test_errors_also_subclass_the_matching_builtin_exceptions():
+    assert issubclass(DeadlineExceededError, builtins.TimeoutError)
+    assert clinserve.TimeoutError is DeadlineExceededError
+    assert issubclass(InvalidInputError, ValueError)
+    assert issubclass(ModelNotFoundError, LookupError)
+
+
+def test_translate_reads_a_real_tritonclient_exception():
+    exc = InferenceServerException(
+        msg="Request for unknown model: 'x' is not found", status="StatusCode.NOT_FOUND"
+    )
+    error = translate(exc)
+    assert isinstance(error, ModelNotFoundError)
+    assert error.message == "Request for unknown model: 'x' is not found"
+    assert str(error) == "[NOT_FOUND] Request for unknown model: 'x' is not found"
+
+
+def test_str_mentions_the_attempts_after_retries():
+    error = UnavailableError("down", status="UNAVAILABLE")
+    error.attempts = 3
+    assert str(error) == "[UNAVAILABLE] down (after 3 attempts)"

@@ -1,0 +1,235 @@
+"""Typed results from the server's JSON (no server).
+
+The JSON documents are made by the server's own result builder (clinserve_ensemble.results), so
+these tests pin the contract between the post-processor and the client, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clinserve.errors import ResultFormatError
+from clinserve.results import (
+    ClassificationResult,
+    EntitiesResult,
+    LabelScore,
+    MultiLabelResult,
+    ResultKind,
+    SentenceResult,
+    parse_result,
+    parse_results,
+)
+from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
+
+
+def _context(task, labels, *, per_sentence=False, threshold=None):
+    return ResultContext(
+        model="m",
+        task=task,
+        labels=labels,
+        per_sentence=per_sentence,
+        threshold=threshold,
+        untrained=True,
+        weights="demo-tiny",
+    )
+
+
+def _outputs(logits, text_index, spans, dropped, segments=None, **extra):
+    return SequenceOutputs(
+        logits=np.asarray(logits, dtype=np.float32),
+        sequence_text_index=np.asarray(text_index, dtype=np.int32),
+        sequence_segment=np.asarray(
+            segments if segments is not None else [0] * len(text_index), dtype=np.int32
+        ),
+        sequence_spans=np.asarray(spans, dtype=np.int32),
+        dropped_tokens=np.asarray(dropped, dtype=np.int32),
+        **extra,
+    )
+
+
+def _wire(docs):
+    """What the RESULT tensor carries: UTF-8 JSON bytes."""
+    return [json.dumps(doc).encode("utf-8") for doc in docs]
+
+
+def test_single_label_result_maps_label_score_and_every_score_in_label_order():
+    docs = build_results(
+        _context("single_label", ("negative", "positive")),
+        ["first text", "second"],
+        _outputs([[2.0, 0.0], [0.0, 1.0]], [0, 1], [[0, 10], [0, 6]], [0, 3]),
+        "whole",
+    )
+    first, second = parse_results(_wire(docs), ResultKind.CLASSIFICATION, model="m")
+    assert isinstance(first, ClassificationResult) and isinstance(second, ClassificationResult)
+    assert first.label == "negative" and first.score == pytest.approx(0.8808, abs=1e-4)
+    assert [s.label for s in first.scores] == ["negative", "positive"]
+    assert sum(s.score for s in first.scores) == pytest.approx(1.0)
+    assert (first.model, first.untrained, first.weights, first.mode) == ("m", True, "demo-tiny", "whole")
+    assert first.sentence_count is None
+    assert (second.label, second.truncated, second.dropped_tokens) == ("positive", True, 3)
+
+
+def test_multi_label_result_keeps_labels_above_threshold_highest_first():
+    labels = ("A", "B", "C")
+    docs = build_results(
+        _context("multi_label", labels, threshold=0.5),
+        ["text"],
+        _outputs([[3.0, -2.0, 0.5]], [0], [[0, 4]], [0]),
+        "whole",
+    )
+    [result] = parse_results(_wire(docs), ResultKind.MULTI_LABEL, model="m")
+    assert isinstance(result, MultiLabelResult)
+    assert [item.label for item in result.labels] == ["A", "C"]
+    assert result.labels[0].score > result.labels[1].score > 0.5
+    assert [s.label for s in result.scores] == list(labels)
+    assert result.threshold == 0.5
+
+
+def test_per_sentence_result_has_one_prediction_per_sentence_with_its_span():
+    text = "One here. Two there."
+    docs = build_results(
+        _context("single_label", ("0", "1"), per_sentence=True),
+        [text],
+        _outputs([[1.0, 0.0], [0.0, 1.0]], [0, 0], [[0, 9], [10, 20]], [0, 0], segments=[0, 1]),
+        "sentences",
+    )
+    [result] = parse_results(_wire(docs), ResultKind.SENTENCES, model="m")
+    assert isinstance(result, SentenceResult)
+    spans = [(s.index, s.begin, s.end, s.label) for s in result.sentences]
+    assert spans == [(0, 0, 9, "0"), (1, 10, 20, "1")]
+    assert all(text[s.begin : s.end] == s.text for s in result.sentences)
+    assert result.mode == "sentences"
+
+
+def test_multi_label_per_sentence_answers_with_labels_not_a_single_label():
+    docs = build_results(
+        _context("multi_label", ("A", "B"), threshold=0.5),
+        ["One. Two."],
+        _outputs([[3.0, -3.0], [-3.0, -3.0]], [0, 0], [[0, 4], [5, 9]], [0, 0], segments=[0, 1]),
+        "sentences",
+    )
+    [result] = parse_results(_wire(docs), ResultKind.SENTENCES, model="m")
+    assert isinstance(result, SentenceResult)
+    first, second = result.sentences
+    assert (first.label, first.score, [s.label for s in first.labels], first.threshold) == (
+        None,
+        None,
+        ["A"],
+        0.5,
+    )
+    assert second.labels == ()
+
+
+def test_document_mode_averages_sentences_into_one_classification():
+    docs = build_results(
+        _context("single_label", ("0", "1"), per_sentence=True),
+        ["One. Two."],
+        _outputs([[4.0, 0.0], [4.0, 0.0]], [0, 0], [[0, 4], [5, 9]], [0, 0], segments=[0, 1]),
+        "document",
+    )
+    [result] = parse_results(_wire(docs), ResultKind.CLASSIFICATION, model="m")
+    assert isinstance(result, ClassificationResult)
+    assert (result.label, result.sentence_count, result.mode) == ("0", 2, "document")
+
+
+def test_entities_result_carries_type_offsets_confidence_and_sentence():
+    text = "Drug X helped"
+    labels = ("O", "B-Drug", "I-Drug")
+    # [CLS] Drug X helped [SEP]: pieces 1-2 tagged B/I-Drug, piece 3 O.
+    logits = [[[5, 0, 0], [0, 5, 0], [0, 0, 5], [5, 0, 0], [5, 0, 0]]]
+    docs = build_results(
+        _context("token_classification", labels),
+        [text],
+        _outputs(
+            logits,
+            [0],
+            [[0, 13]],
+            [0],
+            token_offsets=np.asarray([[[0, 0], [0, 4], [5, 6], [7, 13], [0, 0]]], dtype=np.int32),
+            word_ids=np.asarray([[-1, 0, 1, 2, -1]], dtype=np.int32),
+            sequence_pieces=np.asarray([[0, 3]], dtype=np.int32),
+        ),
+        "windows",
+    )
+    [result] = parse_results(_wire(docs), ResultKind.ENTITIES, model="m")
+    assert isinstance(result, EntitiesResult)
+    [entity] = result.entities
+    assert (entity.entity, entity.text, entity.begin, entity.end, entity.sentence) == (
+        "Drug",
+        "Drug X",
+        0,
+        6,
+        0,
+    )
+    assert text[entity.begin : entity.end] == entity.text
+    assert 0.9 < entity.confidence <= 1.0
+
+
+def _doc(**changes):
+    doc = {
+        "schema_version": 1,
+        "model": "m",
+        "untrained": False,
+        "weights": "w",
+        "truncated": False,
+        "dropped_tokens": 0,
+        "label": "a",
+        "score": 0.9,
+        "scores": [{"label": "a", "score": 0.9}],
+    }
+    doc.update(changes)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def test_a_result_without_a_mode_from_an_older_server_is_read():
+    result = parse_result(_doc(), ResultKind.CLASSIFICATION)
+    assert result.mode is None
+
+
+def test_a_newer_schema_version_is_refused_with_a_clear_message():
+    with pytest.raises(ResultFormatError, match="schema version 2; this client reads version 1"):
+        parse_result(_doc(schema_version=2), ResultKind.CLASSIFICATION)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"label": None}, "no 'label' field"),
+        ({"score": "high"}, "'score' should be int/float, got str"),
+        ({"score": True}, "'score' should be int/float, got bool"),
+        ({"untrained": 1}, "'untrained' should be bool, got int"),
+        ({"dropped_tokens": 1.5}, "'dropped_tokens' should be int, got float"),
+        ({"mode": 3}, "'mode' should be str, got int"),
+        ({"scores": [{"label": "a"}]}, "no 'score' field"),
+    ],
+)
+def test_malformed_results_name_the_field(changes, message):
+    with pytest.raises(ResultFormatError, match=message):
+        parse_result(_doc(**changes), ResultKind.CLASSIFICATION, where="m text 3")
+
+
+def test_a_result_of_another_kind_is_refused():
+    with pytest.raises(ResultFormatError, match="no 'entities' field"):
+        parse_result(_doc(), ResultKind.ENTITIES)
+
+
+def test_parse_results_reports_non_json_with_the_text_index():
+    with pytest.raises(ResultFormatError, match="m text 65: the result is not JSON"):
+        parse_results([b"{not json"], ResultKind.CLASSIFICATION, model="m", first_index=65)
+
+
+def test_results_are_frozen_and_convert_to_plain_json():
+    result = parse_result(_doc(), ResultKind.CLASSIFICATION)
+    assert isinstance(result, ClassificationResult)
+    with pytest.raises(AttributeError):
+        result.label = "b"  # type: ignore[misc]
+    assert json.loads(json.dumps(result.to_dict()))["scores"] == [{"label": "a", "score": 0.9}]
+    assert result.scores == (LabelScore("a", 0.9),)
+
+
+def test_unknown_result_kind_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown result kind"):
+        parse_result(_doc(), "poetry")
