@@ -7,6 +7,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from clinserve.errors import request_too_large
 from tests.integration.triton_calls import infer, text_input
 
 pytestmark = pytest.mark.integration
@@ -65,12 +66,14 @@ def test_a_one_megabyte_document_beyond_one_request_is_refused_naming_the_limit(
     # Per-sentence and windowed models see every word-piece, so 1 MB needs thousands of model
     # sequences: more than one request may carry (docs/long-documents.md).
     text = ("Patient improved on topotecan. " * (ONE_MB // 31 + 1))[:ONE_MB]
-    expect_error(
+    message = expect_error(
         lambda: infer(client, model, [text]),
         "StatusCode.INVALID_ARGUMENT",
         "model sequences",
         "at most 1024 sequences",
     )
+    # The client library recognises this refusal by its wording and re-splits the request.
+    assert request_too_large(message)
 
 
 def test_nul_and_control_characters_are_ignored_and_offsets_stay_exact(client):

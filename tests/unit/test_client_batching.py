@@ -89,12 +89,6 @@ def test_resplit_honours_the_token_position_limit_too():
     assert [len(p) for p in resplit(chunk, _too_large(512, 512, 512, 65536))] == [16] * 4  # a quarter
 
 
-def test_the_older_sentence_count_message_is_understood_too():
-    error = error_from_status("INVALID_ARGUMENT", "the request splits into 192 sentences; at most 64 fit")
-    assert isinstance(error, RequestTooLargeError)
-    assert error.fit_fraction == pytest.approx(1 / 3)
-
-
 def test_resplit_halves_at_least_so_it_always_makes_progress():
     chunk = Chunk(0, tuple(f"t{i}" for i in range(10)))
     assert [len(p) for p in resplit(chunk, _too_large(513, 32, 512, 65536))] == [5, 5]

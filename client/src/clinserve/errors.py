@@ -30,8 +30,9 @@ __all__ = [
 _QUEUE_FULL = "exceeds maximum queue size"
 _RESTRICTED = "this protocol is restricted"
 # The tokenizer's refusal of a request whose texts need more model sequences (sentences,
-# windows) or padded token positions than one request may use. Two wordings, old and current.
-_TOO_MANY_SENTENCES = re.compile(r"splits into (\d+) sentences; at most (\d+)")
+# windows) or padded token positions than one request may use. The wording is part of the
+# server's contract (docs/tensor-contract.md); tests/integration/test_bad_input.py checks that
+# the server's message still matches.
 _TOO_LARGE = re.compile(
     r"needs (\d+) model sequences of (\d+) tokens; one request may use at most (\d+) sequences"
     r" and ([\d,]+) token positions"
@@ -83,8 +84,6 @@ class RequestTooLargeError(InvalidInputError):
             needed, length, most = (int(match.group(i)) for i in (1, 2, 3))
             positions = int(match.group(4).replace(",", ""))
             self.fit_fraction = min(most / needed, positions / (needed * length))
-        elif match := _TOO_MANY_SENTENCES.search(message):
-            self.fit_fraction = int(match.group(2)) / int(match.group(1))
 
 
 class ModelNotFoundError(ClinServeError, LookupError):
@@ -125,7 +124,7 @@ class ResultFormatError(ClinServeError):
 
 def request_too_large(message: str) -> bool:
     """True when ``message`` is the tokenizer's "request needs too many sequences" refusal."""
-    return _TOO_LARGE.search(message) is not None or _TOO_MANY_SENTENCES.search(message) is not None
+    return _TOO_LARGE.search(message) is not None
 
 
 def error_from_status(status: str | None, message: str) -> ClinServeError:
