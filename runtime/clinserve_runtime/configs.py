@@ -62,6 +62,10 @@ class ServingSettings:
             the memory of one ONNX execution.
         max_queue_delay_us: How long the dynamic batcher waits to fill a batch.
         max_queue_size: Requests queued per ONNX model before new ones are rejected.
+        queue_timeout_us: Longest a request may wait in any step's queue before Triton rejects it
+            ("Request timeout expired"); 0 = no limit. A caller may ask for less, never more.
+        python_max_queue_size: Requests queued per tokenizer and post-processor before new ones
+            are rejected; 0 = no queue policy (Triton's default scheduler: unbounded queue).
         onnx_instances: ONNX Runtime instances per model.
         onnx_intra_op_threads: ONNX Runtime intra-op threads per instance (0 = all cores).
         python_instances: Instances of each tokenizer and post-processor.
@@ -77,6 +81,10 @@ class ServingSettings:
     max_padded_tokens_per_request: int = 65536
     max_queue_delay_us: int = 2000
     max_queue_size: int = 512
+    # Measured with `make reliability` (docs/reliability.md): at twice capacity these shed the
+    # excess with clear errors and keep every accepted request within about 3 s.
+    queue_timeout_us: int = 1_000_000
+    python_max_queue_size: int = 64
     onnx_instances: int = 1
     onnx_intra_op_threads: int = 0
     python_instances: int = 1
@@ -111,6 +119,34 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _queue_policy(max_queue_size: int, settings: ServingSettings) -> dict[str, Any]:
+    """A step's queue: bounded in size and in waiting time, the excess rejected with an error."""
+    policy: dict[str, Any] = {"max_queue_size": max_queue_size}
+    if settings.queue_timeout_us:
+        policy |= {
+            "default_timeout_microseconds": settings.queue_timeout_us,
+            "timeout_action": "REJECT",
+            "allow_timeout_override": True,
+        }
+    return policy
+
+
+def _python_scheduling(settings: ServingSettings) -> dict[str, Any]:
+    """Queue policy of a Python step (``max_batch_size: 0``).
+
+    Without ``dynamic_batching`` Triton hands such a model's requests straight to its instances
+    through an unbounded queue; with it (and no batching possible at ``max_batch_size: 0``) the
+    queue gets a size limit and a timeout. Requests still run one at a time per instance.
+    """
+    if not settings.python_max_queue_size:
+        return {}
+    return {
+        "dynamic_batching": {
+            "default_queue_policy": _queue_policy(settings.python_max_queue_size, settings),
+        }
+    }
+
+
 def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_tokenizer`` (Python backend)."""
     return {
@@ -120,6 +156,7 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
         "input": [_tensor("TEXT", "TYPE_STRING", [-1])],
         "output": [_tensor(n, t, d) for n, (t, d) in TOKENIZER_OUTPUTS.items()],
         "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
+        **_python_scheduling(settings),
         "parameters": _params(
             {
                 "max_tokens": str(spec.max_tokens),
@@ -156,7 +193,7 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
             # batches of small requests aim for the preferred size.
             "preferred_batch_size": [settings.preferred_batch_size],
             "max_queue_delay_microseconds": settings.max_queue_delay_us,
-            "default_queue_policy": {"max_queue_size": settings.max_queue_size},
+            "default_queue_policy": _queue_policy(settings.max_queue_size, settings),
         },
         "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
         "parameters": _params({"intra_op_thread_count": str(settings.onnx_intra_op_threads)}),
@@ -193,8 +230,15 @@ def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict
     model loads builds the final range before the server reports ready.
     """
     shortest = min([b for b in settings.length_buckets if b <= spec.max_tokens] or [spec.max_tokens])
-    largest_batch = min(settings.max_batch_size, settings.max_padded_tokens_per_request // spec.max_tokens)
-    samples = (("smallest_shape", 1, shortest), ("largest_shape", largest_batch, spec.max_tokens))
+    # TensorRT sizes its profile per dimension, so the widest batch and the longest sequence the
+    # request limits allow are warmed separately (their product may exceed the token limit).
+    widest = min(settings.max_batch_size, settings.max_padded_tokens_per_request // shortest)
+    longest_batch = min(settings.max_batch_size, settings.max_padded_tokens_per_request // spec.max_tokens)
+    samples = (
+        ("smallest_shape", 1, shortest),
+        ("widest_batch", widest, shortest),
+        ("longest_sequence", longest_batch, spec.max_tokens),
+    )
     return [
         {
             "name": name,
@@ -220,6 +264,7 @@ def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: P
         "input": inputs,
         "output": [_tensor("RESULT", "TYPE_STRING", [-1])],
         "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
+        **_python_scheduling(settings),
         "parameters": _params(_public_parameters(spec, settings, provenance)),
     }
 

@@ -66,7 +66,12 @@ def test_gpu_warmup_spans_every_shape_the_tokenizer_can_send(catalog):
             )
             shapes.add((sample.batch_size, *dims))
         shortest = min(b for b in GPU.length_buckets if b <= spec.max_tokens)
-        assert shapes == {(1, shortest), (GPU.max_batch_size, spec.max_tokens)}, spec.name
+        longest_batch = min(GPU.max_batch_size, GPU.max_padded_tokens_per_request // spec.max_tokens)
+        widest = min(GPU.max_batch_size, GPU.max_padded_tokens_per_request // shortest)
+        assert shapes == {(1, shortest), (widest, shortest), (longest_batch, spec.max_tokens)}, spec.name
+        # Together they span every (batch, length) the tokenizer's limits allow.
+        assert max(b for b, _ in shapes) == GPU.max_batch_size
+        assert max(n for _, n in shapes) == spec.max_tokens
 
 
 def test_cpu_profile_has_no_accelerator_and_no_warmup(catalog):

@@ -1,0 +1,228 @@
+"""One import: read a source, check it, export/optimize the graph, prove parity, write the entry.
+
+Everything before :func:`~clinserve_runtime.repository.write_model_entry` happens in a work
+folder; any failure stops there, so the repository is never left with a half-written model.
+The import is then recorded in the repository's build stamp (so ``make repository`` keeps it)
+and in ``<name>_onnx/clinserve-import.json`` next to the served graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import onnxruntime
+
+from clinserve_ensemble.catalog import ModelSpec
+from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer
+from clinserve_runtime.configs import Provenance, ServingSettings
+from clinserve_runtime.importers.errors import ImportFailure
+from clinserve_runtime.importers.huggingface import read_checkpoint
+from clinserve_runtime.importers.parity import encode_chunks, profile_comparison, pytorch_parity
+from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
+from clinserve_runtime.importers.profiles import PROFILES, apply_profile
+from clinserve_runtime.importers.progress import Progress
+from clinserve_runtime.importers.source import SourceInfo, detect_kind
+from clinserve_runtime.importers.spark_nlp import read_import_folder, read_saved_annotator
+from clinserve_runtime.importers.validation import NewModelOptions, resolve_spec, validate_graph
+from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp, write_model_entry, write_stamp
+
+IMPORT_RECORD = "clinserve-import.json"
+PARITY_REPORT = "parity.json"
+PROFILE_WEIGHT_SUFFIX = {"fp32": "", "cpu": "+int8", "gpu": "+fp16"}
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What to import, and how.
+
+    Attributes:
+        source: The model folder.
+        model: Catalog entry or new model name.
+        repository: Model repository root.
+        profile: ``fp32``, ``cpu`` (fusion + int8) or ``gpu`` (fp16 + TensorRT).
+        options: Facts for a new model (task, casing, length, …).
+        check_parity: Compare with the PyTorch original (Hugging Face sources).
+        texts: The text set for parity and profile checks.
+        accept_failed_checks: Write the model even when parity or profile agreement misses its
+            target (the report still says so).
+        settings: Serving settings; the ``gpu`` profile switches the execution profile.
+    """
+
+    source: Path
+    model: str
+    repository: Path
+    profile: str = "fp32"
+    options: NewModelOptions = field(default_factory=NewModelOptions)
+    check_parity: bool = True
+    texts: Sequence[str] = DEFAULT_TEXTS
+    accept_failed_checks: bool = False
+    settings: ServingSettings = field(default_factory=ServingSettings)
+
+
+def read_source(path: Path) -> SourceInfo:
+    """Read any supported source folder."""
+    kind = detect_kind(path)
+    if kind == "huggingface":
+        return read_checkpoint(path)
+    if kind == "sparknlp-saved":
+        return read_saved_annotator(path)
+    return read_import_folder(path)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON file atomically (temporary file, then rename)."""
+    scratch = path.with_name(f".{path.name}.tmp")
+    scratch.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(scratch, path)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    parts = [
+        f"max |Δ logit| {report['max_abs_logit_diff']:.2e}",
+        f"agreement {report['decision_agreement']:.1%}",
+    ]
+    if "unit_agreement" in report and report.get("units") == "words":
+        parts.append(f"word agreement {report['unit_agreement']:.1%}")
+    return ", ".join(parts)
+
+
+def _spec_dict(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "task": spec.task,
+        "labels": list(spec.labels),
+        "cased": spec.cased,
+        "max_tokens": spec.max_tokens,
+        "per_sentence": spec.per_sentence,
+        "threshold": spec.threshold,
+        "activation": spec.activation,
+    }
+
+
+def import_model(request: ImportRequest, progress: Progress | None = None) -> dict[str, Any]:
+    """Run one import end to end and return its record (also written next to the model).
+
+    Raises:
+        ImportFailure: When a check fails; nothing has been written then.
+    """
+    progress = progress or Progress()
+    if request.profile not in PROFILES:
+        raise ImportFailure(f"--profile must be one of {PROFILES}, not {request.profile!r}")
+    started = time.perf_counter()
+    with progress.step(f"read {request.source}"):
+        info = read_source(request.source.resolve())
+    progress.note(f"source: {info.kind}, {len(info.labels)} labels, vocabulary of {len(info.vocab)}")
+    for note in info.notes:
+        progress.note(f"note: {note}")
+    spec = resolve_spec(request.model, info, request.options)
+    settings = request.settings
+    if request.profile == "gpu" and settings.execution_profile != "gpu":
+        settings = ServingSettings(**{**settings.__dict__, "execution_profile": "gpu"})
+    tokenizer = build_wordpiece_tokenizer(info.vocab, cased=spec.cased)
+    record: dict[str, Any] = {
+        "model": spec.name,
+        "source": str(info.path),
+        "source_kind": info.kind,
+        "profile": request.profile,
+        "spec": _spec_dict(spec),
+        "notes": list(info.notes),
+    }
+    with tempfile.TemporaryDirectory(prefix="clinserve-import-") as scratch:
+        work = Path(scratch)
+        with progress.step("export ONNX (PyTorch)" if info.kind == "huggingface" else "extract ONNX"):
+            fp32 = info.materialize(work, progress)
+        with progress.step("validate graph against the Triton config"):
+            record["graph"] = validate_graph(fp32, spec, info.vocab, settings)
+        tokenizer_path = work / "tokenizer.json"
+        tokenizer.save(str(tokenizer_path))
+        checks_failed: list[str] = []
+        if info.kind == "huggingface" and request.check_parity:
+            with progress.step(f"parity: ONNX fp32 vs PyTorch on {len(request.texts)} texts"):
+                parity = pytorch_parity(info.path, fp32, tokenizer_path, spec, request.texts)
+            progress.note(f"parity: {_summary(parity)}, passed={parity['passed']}")
+            record["parity"] = parity
+            if not parity["passed"]:
+                checks_failed.append("parity with the PyTorch checkpoint")
+        served, profile_facts = apply_profile(request.profile, fp32, work, progress)
+        if request.profile != "fp32":
+            chunks = encode_chunks(tokenizer_path, spec, request.texts)
+            # fp16 is not faster on CPU: the gpu profile is checked for agreement only.
+            timed = request.profile == "cpu"
+            what = "compare with fp32 and time both" if timed else "compare with fp32 (on CPU)"
+            with progress.step(f"profile {request.profile}: {what}"):
+                try:
+                    comparison = profile_comparison(spec, chunks, fp32, served, timed=timed)
+                except ImportFailure:
+                    raise
+                except Exception as exc:  # fp16 kernels may be missing on some CPUs
+                    if timed:
+                        raise
+                    comparison = {"executed": False, "reason": f"ONNX Runtime on CPU cannot run it: {exc}"}
+            if not timed:
+                comparison["note"] = "measured with ONNX Runtime on CPU; GPU speed is not measured at import"
+            profile_facts["comparison"] = comparison
+            if "decision_agreement" in comparison:
+                speed = (
+                    f", speed-up x{comparison['speedup']} ({comparison['fp32_sequences_per_s']} ->"
+                    f" {comparison['optimized_sequences_per_s']} seq/s)"
+                    if timed
+                    else ""
+                )
+                progress.note(f"profile {request.profile}: {_summary(comparison)}{speed}")
+                if not comparison["passed"]:
+                    checks_failed.append(f"{request.profile} profile agreement with fp32")
+        record["profile_facts"] = profile_facts
+        if checks_failed and not request.accept_failed_checks:
+            raise ImportFailure(
+                f"{' and '.join(checks_failed)} missed the target (see the numbers above); nothing was"
+                " written. Fix the source, or pass --accept-failed-checks to serve it anyway"
+            )
+        record["checks_failed"] = checks_failed
+        weights = f"{info.description}{PROFILE_WEIGHT_SUFFIX[request.profile]}"
+        record["weights"] = weights
+        record["imported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        record["versions"] = {"onnxruntime": onnxruntime.__version__, **_torch_versions(info.kind)}
+        with progress.step(f"write {spec.name} into {request.repository}"):
+            write_model_entry(
+                request.repository,
+                spec,
+                tokenizer=tokenizer,
+                onnx_model=served,
+                provenance=Provenance(weights=weights, untrained=False),
+                settings=settings,
+            )
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    record["timings"] = dict(progress.timings)
+    _write_json(request.repository / spec.onnx_model / IMPORT_RECORD, record)
+    _record_in_stamp(request.repository, spec.name, record)
+    return record
+
+
+def _torch_versions(kind: str) -> dict[str, str]:
+    if kind != "huggingface":
+        return {}
+    import torch
+    import transformers
+
+    return {"torch": str(torch.__version__), "transformers": str(transformers.__version__)}
+
+
+def _record_in_stamp(repository: Path, name: str, record: dict[str, Any]) -> None:
+    """Mark the entry as imported so the demo builder keeps it (see build_demo)."""
+    stamp = read_stamp(repository) or {}
+    imported = dict(stamp.get(STAMP_IMPORTED) or {})  # type: ignore[call-overload]
+    imported[name] = {
+        "weights": record["weights"],
+        "source": record["source"],
+        "profile": record["profile"],
+        "imported_at": record["imported_at"],
+    }
+    stamp[STAMP_IMPORTED] = imported
+    write_stamp(repository, stamp)
