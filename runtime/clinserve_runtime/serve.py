@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from clinserve_ensemble.catalog import load_catalog
-from clinserve_runtime.repository import read_stamp
+from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp
 from clinserve_runtime.triton import (
     ADMIN_KEY_HEADER,
     DEFAULT_EXIT_TIMEOUT_SECS,
@@ -99,9 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stamp = read_stamp(options.model_repository) or {}
     weights = str(stamp.get("weights", "unknown"))
-    untrained = " (UNTRAINED demo weights: results are not predictions)" if weights.startswith("demo") else ""
+    imported_raw = stamp.get(STAMP_IMPORTED)
+    imported: dict[str, dict[str, str]] = imported_raw if isinstance(imported_raw, dict) else {}
+    demo_models = [name for name in load_catalog() if name not in imported]
+    summary = ""
+    if demo_models and weights.startswith("demo"):
+        summary += (
+            f"\n  {weights} (UNTRAINED demo weights: results are not predictions): {', '.join(demo_models)}"
+        )
+    for name, facts in sorted(imported.items()):
+        summary += f"\n  imported: {name} <- {facts.get('weights', '?')}"
     print(
-        f"\nTriton is ready: {len(load_catalog())} models, weights {weights}{untrained}\n"
+        f"\nTriton is ready: {len(load_catalog())} models{summary}\n"
         f"  gRPC     {server.grpc_url}\n"
         f"  HTTP     {server.http_url}\n"
         f"  metrics  {server.metrics_url}\n"
