@@ -8,11 +8,14 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.triton import GRPC_ADMIN_KEY_HEADER
 from tests.integration.triton_calls import text_input
 
 pytestmark = pytest.mark.integration
-CONCURRENT_REQUESTS = 96
+# As many concurrent requests as the tokenizer's queue accepts at once (beyond it Triton sheds
+# the excess by design, which tests/integration/test_reliability_short.py covers).
+CONCURRENT_REQUESTS = min(96, ServingSettings().python_max_queue_size or 96)
 
 
 def onnx_stats(client: grpcclient.InferenceServerClient, model: str, admin_key: str) -> tuple[int, int]:
