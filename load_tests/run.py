@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -100,19 +99,11 @@ def build_command(
 @contextmanager
 def local_server(repository: Path, output: Path) -> Iterator[str]:
     """A Triton server with ``repository`` on free loopback ports; yields its gRPC address."""
-    from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+    from clinserve_runtime.triton import TritonServer, loopback_options
 
     if not repository.is_dir():
         raise FileNotFoundError(f"model repository {repository} does not exist: run `make repository` first")
-    http_port, grpc_port, metrics_port = free_ports(3)
-    options = ServerOptions(
-        model_repository=repository.resolve(),
-        http_port=http_port,
-        grpc_port=grpc_port,
-        metrics_port=metrics_port,
-        admin_key=secrets.token_hex(16),
-        exit_timeout_secs=10,
-    )
+    options = loopback_options(repository)
     log_path = output / "triton.log"
     log_path.unlink(missing_ok=True)
     server = TritonServer(options, log_path=log_path)

@@ -7,7 +7,6 @@ starts ``tritonserver`` on free loopback ports and stops it at the end of the se
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,22 +50,14 @@ class RunningServer:
 def triton_server() -> Iterator[RunningServer]:
     """One real Triton server with all catalog models on tiny demo weights."""
     from clinserve_runtime.build_demo import build
-    from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+    from clinserve_runtime.triton import TritonServer, loopback_options
 
     build(TEST_REPOSITORY, "tiny")
-    http_port, grpc_port, metrics_port = free_ports(3)
-    admin_key = secrets.token_hex(16)
     log_path = LOG_DIR / "triton.log"
     if log_path.exists():
         log_path.unlink()
-    options = ServerOptions(
-        model_repository=TEST_REPOSITORY.resolve(),
-        http_port=http_port,
-        grpc_port=grpc_port,
-        metrics_port=metrics_port,
-        admin_key=admin_key,
-        exit_timeout_secs=10,
-    )
+    options = loopback_options(TEST_REPOSITORY)
+    admin_key = options.admin_key
     server = TritonServer(options, log_path=log_path)
     server.start()
     try:

@@ -19,7 +19,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from clinserve_runtime.build_demo import build
-from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+from clinserve_runtime.procfs import rss_mib
+from clinserve_runtime.triton import TritonServer, loopback_options
 
 SIZES = (1_000, 10_000, 100_000, 200_000)
 SENTENCE = (
@@ -40,28 +41,6 @@ def document(chars: int) -> str:
     return "".join(parts)[:chars].rstrip() + "."
 
 
-def rss_mib(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
@@ -72,11 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     repository = Path("build") / f"cost_repository_{args.size}"
     build(repository, args.size)
-    http, grpc_port, metrics = free_ports(3)
-    server = TritonServer(
-        ServerOptions(repository.resolve(), http_port=http, grpc_port=grpc_port, metrics_port=metrics),
-        log_path=Path("build") / "cost-triton.log",
-    )
+    server = TritonServer(loopback_options(repository), log_path=Path("build") / "cost-triton.log")
     server.start()
     try:
         server.wait_until_ready(600)

@@ -11,6 +11,7 @@ launcher uses it, and the Kubernetes manifests are checked against it by the tes
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import clinserve_ensemble
 import clinserve_preprocess
@@ -281,6 +283,24 @@ class TritonServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def loopback_options(model_repository: Path, **overrides: Any) -> ServerOptions:
+    """Options for a throw-away local server: free loopback ports and a random admin key.
+
+    Tests, benchmarks, load tests and reliability scenarios start their servers this way, so
+    several can run side by side; ``overrides`` set any other :class:`ServerOptions` field.
+    """
+    http_port, grpc_port, metrics_port = free_ports(3)
+    fields: dict[str, Any] = {
+        "http_port": http_port,
+        "grpc_port": grpc_port,
+        "metrics_port": metrics_port,
+        "admin_key": secrets.token_hex(16),
+        "exit_timeout_secs": 10,
+        **overrides,
+    }
+    return ServerOptions(model_repository=model_repository.resolve(), **fields)
 
 
 def free_ports(count: int) -> Sequence[int]:

@@ -8,7 +8,6 @@ by a real Triton server, and the served ensemble is compared with PyTorch again.
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from io import StringIO
 from pathlib import Path
@@ -22,7 +21,7 @@ from clinserve_runtime.importers.parity import LOGIT_TOLERANCE, infer_served
 from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
 from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.served import parity_command
-from clinserve_runtime.triton import ServerOptions, TritonServer, free_ports
+from clinserve_runtime.triton import TritonServer, loopback_options
 from tests.fixtures.hf_checkpoints import build_classifier
 
 pytestmark = pytest.mark.integration
@@ -68,15 +67,7 @@ def imported(tmp_path_factory, checkpoints) -> tuple[Path, dict[str, dict]]:
 @pytest.fixture(scope="module")
 def server(imported):
     repository, _ = imported
-    http_port, grpc_port, metrics_port = free_ports(3)
-    options = ServerOptions(
-        model_repository=repository.resolve(),
-        http_port=http_port,
-        grpc_port=grpc_port,
-        metrics_port=metrics_port,
-        admin_key=secrets.token_hex(16),
-        exit_timeout_secs=10,
-    )
+    options = loopback_options(repository)
     with TritonServer(options, log_path=repository.parent / "triton.log") as running:
         running.wait_until_ready(timeout_s=300)
         yield running

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from clinserve_runtime.triton import ServerOptions, TritonRuntimeError, TritonServer, free_ports
+from clinserve_runtime.triton import TritonRuntimeError, TritonServer, loopback_options
 
 pytestmark = pytest.mark.integration
 
@@ -21,12 +21,8 @@ def test_a_config_graph_mismatch_stops_the_server_with_a_message_naming_it(trito
     assert "dims: 2\n" in text
     config.write_text(text.replace("dims: 2\n", "dims: 3\n", 1))
 
-    http, grpc, metrics = free_ports(3)
     log_path = tmp_path / "triton.log"
-    options = ServerOptions(
-        repository, http_port=http, grpc_port=grpc, metrics_port=metrics, exit_timeout_secs=5
-    )
-    server = TritonServer(options, log_path=log_path)
+    server = TritonServer(loopback_options(repository, exit_timeout_secs=5), log_path=log_path)
     server.start()
     try:
         with pytest.raises(TritonRuntimeError, match="exited with code"):
