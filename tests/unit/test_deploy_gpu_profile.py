@@ -65,7 +65,7 @@ def test_gpu_warmup_spans_every_shape_the_tokenizer_can_send(catalog):
                 i.zero_data and i.data_type == model_config_pb2.TYPE_INT64 for i in sample.inputs.values()
             )
             shapes.add((sample.batch_size, *dims))
-        shortest = min(b for b in GPU.length_buckets if b <= spec.max_tokens)
+        shortest = min(b for b in GPU.buckets() if b <= spec.max_tokens)
         longest_batch = min(GPU.max_batch_size, GPU.max_padded_tokens_per_request // spec.max_tokens)
         widest = min(GPU.max_batch_size, GPU.max_padded_tokens_per_request // shortest)
         assert shapes == {(1, shortest), (widest, shortest), (longest_batch, spec.max_tokens)}, spec.name

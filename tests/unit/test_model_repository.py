@@ -43,7 +43,7 @@ def test_configs_are_rendered_from_the_catalog(catalog, name):
     settings = ServingSettings()
     assert onnx_cfg.backend == "onnxruntime" and onnx_cfg.max_batch_size == settings.max_batch_size
     assert list(onnx_cfg.dynamic_batching.preferred_batch_size) == [settings.preferred_batch_size]
-    assert onnx_cfg.dynamic_batching.max_queue_delay_microseconds > 0
+    assert onnx_cfg.dynamic_batching.max_queue_delay_microseconds == settings.max_queue_delay_us
     assert params(ensemble)["max_texts_per_request"] == str(settings.max_texts_per_request)
     assert list(onnx_cfg.output[0].dims)[-1] == len(spec.labels)
     tokenizer = params(configs[spec.tokenizer_model])

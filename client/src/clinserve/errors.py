@@ -3,9 +3,12 @@
 Every error carries the server's own message (``message``) and the gRPC status name
 (``status``, e.g. ``"INVALID_ARGUMENT"``) when the error came from the wire.
 
-Two Triton habits are undone here: Triton reports a full queue ("Exceeds maximum queue size")
-and a refused restricted protocol as ``UNAVAILABLE``; the first is an overload (retry later), the
-second a permission problem (retrying cannot help).
+Two Triton habits are undone here: Triton reports a full queue ("Exceeds maximum queue size"), a
+request that waited in a queue past the model's timeout ("Request timeout expired") and a refused
+restricted protocol as ``UNAVAILABLE``; the first two are overload (retry later, the server itself
+is up), the last a permission problem (retrying cannot help). And a server that is stopping
+unloads its models first, answering ``NOT_FOUND`` ("... has no available versions") for a model
+that exists: that is a server going away (try another replica), not an unknown model.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ __all__ = [
 ]
 
 _QUEUE_FULL = "exceeds maximum queue size"
+_QUEUE_TIMEOUT = "request timeout expired"
 _RESTRICTED = "this protocol is restricted"
+_NO_VERSIONS = "has no available versions"
 # The tokenizer's refusal of a request whose texts need more model sequences (sentences,
 # windows) or padded token positions than one request may use. The wording is part of the
 # server's contract (docs/tensor-contract.md); tests/integration/test_bad_input.py checks that
@@ -99,7 +104,7 @@ TimeoutError = DeadlineExceededError
 
 
 class OverloadedError(ClinServeError):
-    """The server shed the request (queue full or resources exhausted); retry later."""
+    """The server shed the request (queue full, queue timeout, resources exhausted); retry later."""
 
     retryable = True
 
@@ -142,13 +147,13 @@ def error_from_status(status: str | None, message: str) -> ClinServeError:
     if name == "INVALID_ARGUMENT":
         error_type = RequestTooLargeError if request_too_large(message) else InvalidInputError
     elif name == "NOT_FOUND":
-        error_type = ModelNotFoundError
+        error_type = UnavailableError if _NO_VERSIONS in lowered else ModelNotFoundError
     elif name == "DEADLINE_EXCEEDED":
         error_type = DeadlineExceededError
     elif name == "RESOURCE_EXHAUSTED":
         error_type = OverloadedError
     elif name == "UNAVAILABLE":
-        if _QUEUE_FULL in lowered:
+        if _QUEUE_FULL in lowered or _QUEUE_TIMEOUT in lowered:
             error_type = OverloadedError
         elif _RESTRICTED in lowered:
             error_type = PermissionDeniedError

@@ -1,0 +1,295 @@
+"""The limit: the same ONNX model run in-process by ONNX Runtime on the same texts.
+
+No server, no IPC, no queue: tokenize with the served ``tokenizer.json``, then run the graph of
+the served ``model.onnx`` with the served session options (``clinserve_runtime.ort_options``),
+under batching policies:
+
+- ``sorted``: sort the texts by token count, cut into batches, pad each batch to its longest
+  text: the least padding any batching can have, so the best throughput on a CPU;
+- ``bucket``: pad each text to its length bucket (what the served tokenizer does) and batch
+  texts of equal bucket: the served padding with perfect merging;
+- ``fixed``: pad everything to ``max_tokens``: batching without any length policy.
+
+Tokenization is timed apart from inference. The single-text latency (tokenize + one ORT call at
+batch 1, padded to its own length) is the floor for the served latency at concurrency 1.
+
+    python -m benchmarks.limit --repository build/bench_repository --model treatment_changes \
+        --corpus build/bench/corpus.jsonl --output build/bench/limit.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# Same thread settings as the server's stub processes (clinserve_runtime.triton.server_environment):
+# set before tokenizers and ONNX Runtime start their pools.
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from benchmarks.corpus import load_corpus
+from benchmarks.stats import percentile
+from clinserve_ensemble.catalog import load_catalog
+from clinserve_preprocess.encoding import bucket_length
+from clinserve_runtime.configs import ServingSettings
+from clinserve_runtime.ort_options import session_options
+
+POLICIES = ("sorted", "bucket", "fixed")
+# The served padding lengths (ServingSettings' defaults for the cpu profile).
+DEFAULT_BUCKETS = ServingSettings().buckets()
+DEFAULT_POLICIES = ("sorted:1", "sorted:8", "sorted:32", "bucket:8")
+
+Sequences = list[npt.NDArray[np.int64]]
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One batching policy over the whole corpus."""
+
+    policy: str
+    batch_size: int
+    texts: int
+    infer_s: float
+    padded_tokens: int
+    real_tokens: int
+
+    @property
+    def texts_per_s(self) -> float:
+        """Inference-only throughput."""
+        return self.texts / self.infer_s
+
+
+class WholeTextTokenizer:
+    """``[CLS] pieces… [SEP]`` truncated to ``max_tokens``, as the served tokenizer does per text."""
+
+    def __init__(self, path: Path, max_tokens: int) -> None:
+        """Load ``tokenizer.json``."""
+        self.tokenizer = Tokenizer.from_file(str(path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.max_tokens = max_tokens
+        self.cls_id, self.sep_id, self.pad_id = (
+            self._id("[CLS]"),
+            self._id("[SEP]"),
+            self._id("[PAD]"),
+        )
+
+    def _id(self, token: str) -> int:
+        value = self.tokenizer.token_to_id(token)
+        if value is None:
+            raise ValueError(f"the tokenizer's vocabulary has no {token} token")
+        return int(value)
+
+    def encode(self, texts: Sequence[str]) -> Sequences:
+        """One id sequence per text, special tokens included."""
+        budget = self.max_tokens - 2
+        return [
+            np.asarray([self.cls_id, *e.ids[:budget], self.sep_id], dtype=np.int64)
+            for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        ]
+
+
+def pad_batch(sequences: Sequence[npt.NDArray[np.int64]], length: int, pad_id: int) -> dict[str, Any]:
+    """ORT feeds for sequences padded to ``length``."""
+    ids = np.full((len(sequences), length), pad_id, dtype=np.int64)
+    mask = np.zeros((len(sequences), length), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+def plan_batches(
+    lengths: Sequence[int], policy: str, batch_size: int, *, max_tokens: int, buckets: Sequence[int]
+) -> list[tuple[list[int], int]]:
+    """``(indices, padded_length)`` of each batch under ``policy`` (pure; see the module docs)."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown batching policy {policy!r}; expected one of {POLICIES}")
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    if policy == "fixed":
+        order = list(range(len(lengths)))
+        return [(order[i : i + batch_size], max_tokens) for i in range(0, len(order), batch_size)]
+    if policy == "sorted":
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        return [(chunk, max(lengths[i] for i in chunk)) for chunk in chunks]
+    by_bucket: dict[int, list[int]] = {}
+    for index in order:
+        by_bucket.setdefault(bucket_length(lengths[index], max_tokens, buckets), []).append(index)
+    return [
+        (members[i : i + batch_size], bucket)
+        for bucket, members in sorted(by_bucket.items())
+        for i in range(0, len(members), batch_size)
+    ]
+
+
+def run_policy(
+    session: ort.InferenceSession,
+    sequences: Sequences,
+    policy: str,
+    batch_size: int,
+    *,
+    max_tokens: int,
+    pad_id: int,
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+) -> PolicyResult:
+    """Time ORT over the whole corpus under one policy (feeds are built outside the clock)."""
+    lengths = [len(s) for s in sequences]
+    batches = plan_batches(lengths, policy, batch_size, max_tokens=max_tokens, buckets=buckets)
+    feeds = [pad_batch([sequences[i] for i in indices], length, pad_id) for indices, length in batches]
+    started = time.perf_counter()
+    for feed in feeds:
+        session.run(None, feed)
+    elapsed = time.perf_counter() - started
+    return PolicyResult(
+        policy=policy,
+        batch_size=batch_size,
+        texts=len(sequences),
+        infer_s=elapsed,
+        padded_tokens=sum(len(indices) * length for indices, length in batches),
+        real_tokens=sum(lengths),
+    )
+
+
+def single_text_latencies(
+    session: ort.InferenceSession, tokenizer: WholeTextTokenizer, texts: Sequence[str]
+) -> dict[str, list[float]]:
+    """Per text: tokenize, then one ORT call at batch 1 padded to its own length (ms)."""
+    tokenize_ms, infer_ms = [], []
+    for text in texts:
+        started = time.perf_counter()
+        (sequence,) = tokenizer.encode([text])
+        feed = pad_batch([sequence], len(sequence), tokenizer.pad_id)
+        tokenized = time.perf_counter()
+        session.run(None, feed)
+        done = time.perf_counter()
+        tokenize_ms.append((tokenized - started) * 1000)
+        infer_ms.append((done - tokenized) * 1000)
+    return {"tokenize_ms": tokenize_ms, "infer_ms": infer_ms}
+
+
+def parse_policy(text: str) -> tuple[str, int]:
+    """``"sorted:32"`` -> ``("sorted", 32)``."""
+    name, _, size = text.partition(":")
+    if name not in POLICIES or not size.isdigit() or int(size) < 1:
+        raise ValueError(f"policy must look like NAME:BATCH with NAME one of {POLICIES}, got {text!r}")
+    return name, int(size)
+
+
+def measure(
+    repository: Path,
+    model: str,
+    texts: Sequence[str],
+    *,
+    policies: Sequence[str] = DEFAULT_POLICIES,
+    intra_op_threads: int = 0,
+    single_texts: int = 48,
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+) -> dict[str, Any]:
+    """Run the limit measurement; returns a JSON-ready record."""
+    spec = load_catalog()[model]
+    onnx_path = repository / spec.onnx_model / "1" / "model.onnx"
+    tokenizer_path = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    for path in (onnx_path, tokenizer_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: build the benchmark repository first")
+    tokenizer = WholeTextTokenizer(tokenizer_path, spec.max_tokens)
+    options = session_options({"intra_op_thread_count": str(intra_op_threads)})
+    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    tokenizer.encode(texts[:8])  # the first call pays the tokenizer's lazy set-up
+    started = time.perf_counter()
+    sequences = tokenizer.encode(texts)
+    tokenize_s = time.perf_counter() - started
+    # Warm-up: one call per distinct padded length the policies will use.
+    for length in sorted({bucket_length(len(s), spec.max_tokens, buckets) for s in sequences}):
+        session.run(None, pad_batch([s[:length] for s in sequences[:2]], length, tokenizer.pad_id))
+
+    results = [
+        run_policy(
+            session,
+            sequences,
+            name,
+            size,
+            max_tokens=spec.max_tokens,
+            pad_id=tokenizer.pad_id,
+            buckets=buckets,
+        )
+        for name, size in map(parse_policy, policies)
+    ]
+    best = max(results, key=lambda r: r.texts_per_s)
+    single = single_text_latencies(session, tokenizer, texts[:single_texts])
+    total_single = [a + b for a, b in zip(single["tokenize_ms"], single["infer_ms"], strict=True)]
+    return {
+        "model": model,
+        "onnx": str(onnx_path),
+        "intra_op_threads": intra_op_threads,
+        "texts": len(texts),
+        "tokenize_s": tokenize_s,
+        "tokenize_ms_per_text": tokenize_s * 1000 / max(len(texts), 1),
+        "policies": [{**asdict(r), "texts_per_s": r.texts_per_s} for r in results],
+        "best": {
+            **asdict(best),
+            "texts_per_s": best.texts_per_s,
+            "texts_per_s_with_tokenization": len(texts) / (best.infer_s + tokenize_s),
+        },
+        "single": {
+            "texts": len(total_single),
+            "p50_ms": percentile(total_single, 50),
+            "p95_ms": percentile(total_single, 95),
+            "tokenize_p50_ms": percentile(single["tokenize_ms"], 50),
+            "infer_p50_ms": percentile(single["infer_ms"], 50),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (the orchestrator runs it in its own process)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repository", type=Path, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES), help="NAME:BATCH ...")
+    parser.add_argument("--intra-op-threads", type=int, default=0)
+    parser.add_argument("--single-texts", type=int, default=48, help="texts timed one at a time")
+    parser.add_argument("--buckets", type=int, nargs="+", default=list(DEFAULT_BUCKETS))
+    args = parser.parse_args(argv)
+    texts = [t.text for t in load_corpus(args.corpus)]
+    record = measure(
+        args.repository,
+        args.model,
+        texts,
+        policies=args.policies,
+        intra_op_threads=args.intra_op_threads,
+        single_texts=args.single_texts,
+        buckets=args.buckets,
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    best = record["best"]
+    print(
+        f"limit {args.model}: {best['texts_per_s']:.1f} texts/s ({best['policy']}:{best['batch_size']}),"
+        f" single text p50 {record['single']['p50_ms']:.1f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

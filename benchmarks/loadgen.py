@@ -1,0 +1,435 @@
+"""Closed-loop load generator: a separate client process, one text per request.
+
+Targets:
+
+- ``grpc://HOST:PORT/MODEL``: a Triton ensemble over gRPC (``tritonclient.grpc.aio``), input
+  ``TEXT`` (one text), output ``RESULT``; with ``--admin-key`` it also snapshots Triton's
+  statistics at the start and end of every measurement window;
+- ``http://HOST:PORT/PATH``: a peer server, ``POST {"texts": [text]}`` over keep-alive
+  HTTP/1.1 connections (one per in-flight request, as a connection-pooling client would).
+
+At each concurrency C, C workers each keep one request in flight, walking the corpus from
+evenly spaced offsets so the length mix is interleaved. A warm-up precedes each window; latency
+counts requests that start and end inside the window (``benchmarks.stats.summarize``).
+
+    python -m benchmarks.loadgen grpc://127.0.0.1:8001/treatment_changes \
+        --corpus build/bench/corpus.jsonl --concurrency 1 8 32 64 --duration 8 --output out.json
+
+With ``--targets FILE`` (a JSON list of ``{"name", "url", "admin_key"}``) one client process
+measures several servers, interleaved: at each concurrency, every target in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from benchmarks.corpus import load_corpus
+from benchmarks.stats import Request, summarize
+
+MAX_ERROR_SAMPLES = 5
+# A request that takes longer has failed (the slowest peer at c=64 answers in seconds).
+REQUEST_TIMEOUT_S = 120.0
+# A window holds at least this many typical latencies (and is stretched at most this much).
+LATENCIES_PER_WINDOW = 3.0
+MAX_WINDOW_STRETCH = 3.0
+
+
+class BenchmarkError(RuntimeError):
+    """A target answered wrongly or could not be reached."""
+
+
+class Session(Protocol):
+    """What one worker uses to send one text and wait for its answer."""
+
+    async def send(self, text: str) -> None:
+        """Send one text; raise on any failure or malformed answer."""
+
+    async def close(self) -> None:
+        """Release the worker's resources."""
+
+
+class Target(Protocol):
+    """A server under test."""
+
+    async def session(self) -> Session:
+        """A new worker session."""
+
+    async def statistics(self) -> dict[str, Any] | None:
+        """Server-side statistics snapshot, when the target has them."""
+
+    async def close(self) -> None:
+        """Release shared resources."""
+
+
+class TritonSession:
+    """A worker on the shared gRPC channel (HTTP/2 multiplexes the streams)."""
+
+    def __init__(self, target: TritonTarget) -> None:
+        self.target = target
+
+    async def send(self, text: str) -> None:
+        from tritonclient.grpc import aio as grpc_aio
+
+        data = grpc_aio.InferInput("TEXT", [1], "BYTES")
+        data.set_data_from_numpy(np.array([text.encode("utf-8")], dtype=np.object_))
+        response = await self.target.client.infer(
+            self.target.model,
+            [data],
+            outputs=[grpc_aio.InferRequestedOutput("RESULT")],
+            client_timeout=REQUEST_TIMEOUT_S,
+        )
+        results = response.as_numpy("RESULT")
+        if results is None or len(results) != 1:
+            raise BenchmarkError(f"{self.target.model}: expected one RESULT, got {results!r}")
+        document = json.loads(results[0])
+        if document.get("model") != self.target.model:
+            raise BenchmarkError(f"{self.target.model}: unexpected result {document!r:.200}")
+
+    async def close(self) -> None:
+        return None
+
+
+class TritonTarget:
+    """A Triton ensemble over gRPC."""
+
+    def __init__(self, url: str, model: str, *, admin_key: str = "") -> None:
+        from tritonclient.grpc import aio as grpc_aio
+
+        self.client = grpc_aio.InferenceServerClient(url)
+        self.model = model
+        self.admin_key = admin_key
+
+    async def session(self) -> Session:
+        return TritonSession(self)
+
+    async def statistics(self) -> dict[str, Any] | None:
+        if not self.admin_key:
+            return None
+        from clinserve_runtime.triton import GRPC_ADMIN_KEY_HEADER
+
+        stats = await self.client.get_inference_statistics(
+            headers={GRPC_ADMIN_KEY_HEADER: self.admin_key}, as_json=True
+        )
+        return dict(stats)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class HttpSession:
+    """One keep-alive HTTP/1.1 connection (asyncio streams; the peers answer with Content-Length)."""
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.reader is None or self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self.reader, self.writer
+
+    async def send(self, text: str) -> None:
+        try:
+            await asyncio.wait_for(self._exchange(text), REQUEST_TIMEOUT_S)
+        except BaseException:
+            # The connection's state is unknown after a failure: start a fresh one.
+            await self.close()
+            self.reader = self.writer = None
+            raise
+
+    async def _exchange(self, text: str) -> None:
+        reader, writer = await self._connect()
+        body = json.dumps({"texts": [text]}).encode("utf-8")
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        writer.write(head.encode("ascii") + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        if not status_line:
+            self.writer = None
+            raise BenchmarkError("the peer closed the connection")
+        status = int(status_line.split()[1])
+        length = None
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        if length is None:
+            raise BenchmarkError("the peer's answer has no Content-Length")
+        payload = await reader.readexactly(length)
+        if status != 200:
+            raise BenchmarkError(f"HTTP {status}: {payload[:200]!r}")
+        results = json.loads(payload).get("results")
+        if not isinstance(results, list) or len(results) != 1:
+            raise BenchmarkError(f"expected one result, got {payload[:200]!r}")
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class HttpTarget:
+    """A peer server (FastAPI) over HTTP/1.1."""
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.host, self.port, self.path = host, port, path
+
+    async def session(self) -> Session:
+        return HttpSession(self.host, self.port, self.path)
+
+    async def statistics(self) -> dict[str, Any] | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def parse_target(url: str, *, admin_key: str = "") -> Target:
+    """``grpc://host:port/model`` or ``http://host:port/path``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("grpc", "http") or not parts.hostname or not parts.port:
+        raise ValueError(f"target must be grpc://HOST:PORT/MODEL or http://HOST:PORT/PATH, got {url!r}")
+    if parts.scheme == "grpc":
+        model = parts.path.strip("/")
+        if not model:
+            raise ValueError(f"{url!r} names no model")
+        return TritonTarget(f"{parts.hostname}:{parts.port}", model, admin_key=admin_key)
+    return HttpTarget(parts.hostname, parts.port, parts.path or "/")
+
+
+def window_length(duration_s: float, warmup_latencies_s: Sequence[float]) -> float:
+    """The measurement window: ``duration_s``, stretched to hold several typical latencies.
+
+    A slow target at high concurrency answers each request in seconds; a window of a few
+    latencies keeps the percentiles from resting on a handful of requests. Stretched at most
+    to ``MAX_WINDOW_STRETCH`` times the asked duration.
+    """
+    if not warmup_latencies_s:
+        return duration_s
+    typical = sorted(warmup_latencies_s)[len(warmup_latencies_s) // 2]
+    return min(max(duration_s, LATENCIES_PER_WINDOW * typical), MAX_WINDOW_STRETCH * duration_s)
+
+
+@dataclass
+class Level:
+    """What one concurrency level produced."""
+
+    concurrency: int
+    requests: list[Request]
+    window: tuple[float, float]
+    errors: list[str]
+    stats_before: dict[str, Any] | None
+    stats_after: dict[str, Any] | None
+    client_cpu_s: float = 0.0
+
+
+async def run_level(
+    target: Target, texts: Sequence[str], concurrency: int, *, warmup_s: float, duration_s: float
+) -> Level:
+    """Keep ``concurrency`` requests in flight through warm-up and the window, then drain.
+
+    The window opens once ``warmup_s`` has passed *and* every worker has completed a request,
+    so slow targets at high concurrency are measured in steady state, not while filling up.
+    """
+    sessions = [await target.session() for _ in range(concurrency)]
+    requests: list[Request] = []
+    errors: list[str] = []
+    started = time.monotonic()
+    warmed = [asyncio.Event() for _ in range(concurrency)]
+    bounds: dict[str, float] = {}
+    snapshots: dict[str, dict[str, Any] | None] = {}
+
+    async def worker(index: int, session: Session) -> None:
+        position = index * len(texts) // concurrency
+        while "stop" not in bounds or time.monotonic() < bounds["stop"]:
+            text = texts[position % len(texts)]
+            position += 1
+            now = time.monotonic()
+            try:
+                await session.send(text)
+                ok = True
+            except Exception as exc:  # every failure counts; a few are kept for the report
+                ok = False
+                if len(errors) < MAX_ERROR_SAMPLES:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            requests.append(Request(now, time.monotonic(), ok))
+            warmed[index].set()
+
+    async def conduct() -> None:
+        await asyncio.gather(*(event.wait() for event in warmed))
+        await asyncio.sleep(max(0.0, started + warmup_s - time.monotonic()))
+        window = window_length(duration_s, [r.end - r.start for r in requests])
+        snapshots["before"] = await target.statistics()
+        bounds["start"] = time.monotonic()
+        bounds["cpu"] = time.process_time()
+        bounds["stop"] = bounds["start"] + window
+        await asyncio.sleep(window)
+        bounds["cpu"] = time.process_time() - bounds["cpu"]
+        snapshots["after"] = await target.statistics()
+
+    try:
+        await asyncio.gather(*(worker(i, s) for i, s in enumerate(sessions)), conduct())
+    finally:
+        for session in sessions:
+            await session.close()
+    return Level(
+        concurrency,
+        requests,
+        (bounds["start"], bounds["stop"]),
+        errors,
+        snapshots.get("before"),
+        snapshots.get("after"),
+        client_cpu_s=bounds["cpu"],
+    )
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A named target of one load run."""
+
+    name: str
+    url: str
+    admin_key: str = ""
+
+
+async def run_levels(
+    specs: Sequence[TargetSpec],
+    texts: Sequence[str],
+    concurrencies: Sequence[int],
+    *,
+    warmup_s: float,
+    duration_s: float,
+    on_level: Callable[[str, Level], None] | None = None,
+) -> dict[str, list[Level]]:
+    """Every concurrency level, and at each level every target in turn (interleaved).
+
+    Interleaving puts the targets' windows for one level minutes apart at most, so a change in
+    the machine's background load hits them alike. Targets are created here: a gRPC aio
+    channel belongs to the event loop it was made in.
+    """
+    targets = {spec.name: parse_target(spec.url, admin_key=spec.admin_key) for spec in specs}
+    levels: dict[str, list[Level]] = {name: [] for name in targets}
+    try:
+        for concurrency in concurrencies:
+            for name, target in targets.items():
+                level = await run_level(target, texts, concurrency, warmup_s=warmup_s, duration_s=duration_s)
+                levels[name].append(level)
+                if on_level is not None:
+                    on_level(name, level)
+    finally:
+        for target in targets.values():
+            await target.close()
+    return levels
+
+
+def level_record(level: Level) -> dict[str, Any]:
+    """JSON-ready record of one level: summary, raw latencies, errors, statistics."""
+    begin, end = level.window
+    inside = [r for r in level.requests if r.ok and r.start >= begin and r.end <= end]
+    record: dict[str, Any] = {
+        "concurrency": level.concurrency,
+        "latencies_ms": [round((r.end - r.start) * 1000, 3) for r in inside],
+        "error_samples": level.errors,
+        # The client shares the machine's cores with the server: its own CPU use in the window.
+        "client_cpu_share": level.client_cpu_s / (end - begin),
+        "triton_stats": {"before": level.stats_before, "after": level.stats_after},
+    }
+    try:
+        record["summary"] = summarize(
+            level.requests, concurrency=level.concurrency, window=level.window
+        ).to_dict()
+    except ValueError as exc:
+        record["summary"] = None
+        record["failure"] = str(exc)
+    return record
+
+
+def level_line(name: str, record: dict[str, Any]) -> str:
+    """One console line for a measured level."""
+    summary = record["summary"]
+    if summary is None:
+        failure, errors = record["failure"], record["error_samples"]
+        return f"  {name:<14} c={record['concurrency']:>3}: {failure}; errors: {errors}"
+    return (
+        f"  {name:<14} c={summary['concurrency']:>3}: {summary['throughput']:7.1f} texts/s"
+        f"  p50 {summary['p50_ms']:8.1f} ms  p95 {summary['p95_ms']:8.1f}  p99 {summary['p99_ms']:8.1f}"
+        f"  errors {summary['errors']}"
+    )
+
+
+def read_targets(path: Path) -> list[TargetSpec]:
+    """Targets from a JSON list of ``{"name", "url", "admin_key"?}``."""
+    specs = [TargetSpec(t["name"], t["url"], t.get("admin_key", "")) for t in json.loads(path.read_text())]
+    names = [s.name for s in specs]
+    if not specs or len(set(names)) != len(names):
+        raise ValueError(f"{path}: expected a non-empty list of targets with distinct names, got {names}")
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("target", nargs="?", help="grpc://HOST:PORT/MODEL or http://HOST:PORT/PATH")
+    parser.add_argument("--targets", type=Path, help="JSON list of {name, url, admin_key}: several targets")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each window")
+    parser.add_argument("--admin-key", default="", help="Triton admin key: also record statistics")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if any(c < 1 for c in args.concurrency) or args.duration <= 0 or args.warmup < 0:
+        parser.error("concurrency must be >= 1, duration > 0 and warm-up >= 0")
+    if (args.target is None) == (args.targets is None):
+        parser.error("give one target URL or --targets FILE")
+    texts = [t.text for t in load_corpus(args.corpus)]
+    if not texts:
+        parser.error(f"{args.corpus} holds no texts")
+    try:
+        specs = (
+            read_targets(args.targets)
+            if args.targets
+            else [TargetSpec("target", args.target, args.admin_key)]
+        )
+        for spec in specs:
+            parse_target(spec.url)
+    except (ValueError, KeyError, OSError) as exc:
+        parser.error(str(exc))
+
+    def report(name: str, level: Level) -> None:
+        print(level_line(name, level_record(level)), flush=True)
+
+    levels = asyncio.run(
+        run_levels(
+            specs, texts, args.concurrency, warmup_s=args.warmup, duration_s=args.duration, on_level=report
+        )
+    )
+    result = {
+        "targets": {
+            spec.name: {"target": spec.url, "levels": [level_record(level) for level in levels[spec.name]]}
+            for spec in specs
+        }
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Run a peer under uvicorn, or start one as a child process from the orchestrator.
+
+    python -m benchmarks.peers.serve --kind onnx --repository build/bench/weights/base \
+        --model treatment_changes --port 9100
+    python -m benchmarks.peers.serve --kind transformers --checkpoint build/bench/hf/base/treatment_changes \
+        --repository build/bench/weights/base --model treatment_changes --port 9101
+
+One uvicorn worker process, access log off (Triton logs no requests either), loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from clinserve_runtime.triton import free_ports
+
+KINDS = ("transformers", "onnx")
+HOST = "127.0.0.1"
+
+
+class PeerError(RuntimeError):
+    """A peer server did not start."""
+
+
+class PeerServer:
+    """A peer server child process on a free loopback port."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        model: str,
+        repository: Path | None = None,
+        checkpoint: Path | None = None,
+        threads: int = 0,
+        log_path: Path | None = None,
+    ) -> None:
+        """Prepare (not start) a peer; ``threads`` 0 means one per core."""
+        if kind not in KINDS:
+            raise ValueError(f"peer kind must be one of {KINDS}, got {kind!r}")
+        self.kind, self.model, self.threads = kind, model, threads
+        self.repository, self.checkpoint, self.log_path = repository, checkpoint, log_path
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The load generator's target."""
+        return f"http://{HOST}:{self.port}/predict"
+
+    def command(self) -> list[str]:
+        """The child's command line."""
+        command = [sys.executable, "-m", "benchmarks.peers.serve", "--kind", self.kind, "--model", self.model]
+        command += ["--port", str(self.port), "--threads", str(self.threads)]
+        if self.repository is not None:
+            command += ["--repository", str(self.repository)]
+        if self.checkpoint is not None:
+            command += ["--checkpoint", str(self.checkpoint)]
+        return command
+
+    def start(self) -> None:
+        """Start the child on a free port."""
+        (self.port,) = free_ports(1)
+        env = dict(os.environ)
+        # As in Triton's stub processes: tokenizers' pool bounded, the model owns the cores.
+        env.update({"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command(),
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log else None,
+            start_new_session=True,
+        )
+
+    def wait_until_ready(self, timeout_s: float = 180.0) -> None:
+        """Poll ``/health`` until it answers 200."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                hint = f"; see {self.log_path}" if self.log_path else ""
+                raise PeerError(f"{self.kind} peer exited with code {self.process.returncode}{hint}")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.3)
+        raise PeerError(f"{self.kind} peer was not ready after {timeout_s:.0f}s")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 15 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> PeerServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: serve one peer until SIGTERM."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kind", choices=KINDS, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--repository", type=Path, help="model repository (onnx peer)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="Hugging Face checkpoint folder (transformers peer); with --repository, (re)converted"
+        " from the served ONNX weights when missing or stale",
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: one per core)")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from clinserve_ensemble.catalog import load_catalog
+
+    if args.kind == "transformers":
+        if args.checkpoint is None:
+            parser.error("--checkpoint is required for the transformers peer")
+        from benchmarks.peers.transformers_app import create_app as create_transformers_app
+
+        if args.repository is not None:
+            # Convert here rather than in a process of its own: PyTorch and transformers load once.
+            from benchmarks.peers.hf_checkpoint import convert, up_to_date
+
+            spec = load_catalog()[args.model]
+            if not up_to_date(args.repository, spec, args.checkpoint):
+                convert(args.repository, spec, args.checkpoint)
+
+        threads = args.threads or (os.cpu_count() or 1)
+        max_tokens = load_catalog()[args.model].max_tokens
+        app = create_transformers_app(args.checkpoint, max_tokens=max_tokens, threads=threads)
+    else:
+        if args.repository is None:
+            parser.error("--repository is required for the onnx peer")
+        from benchmarks.peers.onnx_app import create_app as create_onnx_app
+
+        app = create_onnx_app(args.repository, args.model, threads=args.threads)
+    uvicorn.run(app, host=HOST, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

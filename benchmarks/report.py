@@ -1,0 +1,563 @@
+"""The Markdown report and the key ratios, rendered from a run's results (pure, except writing).
+
+Targets (issue 6), measured in one run on the base-shaped model:
+
+- served throughput at concurrency 32 >= 0.8 x the limit (ONNX Runtime in-process, best
+  batching, tokenization included);
+- p50 latency at concurrency 1 <= the limit's single-text latency + 3 ms;
+- served throughput >= 3 x the ``transformers`` peer, and above the ONNX Runtime peer (each at
+  its best concurrency).
+
+``results`` is the record ``benchmarks.run`` builds; the plots come from ``benchmarks.plots``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stats import ratio
+from benchmarks.triton_stats import ModelStages, window_stages
+
+THROUGHPUT_TARGET = 0.8
+LATENCY_MARGIN_MS = 3.0
+TRANSFORMERS_TARGET = 3.0
+ONNX_PEER_TARGET = 1.0
+HEADLINE_CONCURRENCY = 32
+PEER_LABELS = {
+    "transformers": "FastAPI + transformers pipeline",
+    "onnx": "FastAPI + ONNX Runtime per request",
+}
+
+
+@dataclass(frozen=True)
+class KeyRatio:
+    """One target: the measured value against its threshold."""
+
+    size: str
+    name: str
+    value: float
+    target: str
+    met: bool
+    detail: str
+
+    def line(self) -> str:
+        """One line for the console."""
+        mark = "met" if self.met else "NOT met"
+        return f"{self.size:>4} {self.name}: {self.value:.2f} (target {self.target}, {mark}) - {self.detail}"
+
+
+def summaries(load: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
+    """Concurrency -> summary of a load run (levels that failed are left out)."""
+    if not load:
+        return {}
+    return {lv["concurrency"]: lv["summary"] for lv in load.get("levels", []) if lv.get("summary")}
+
+
+def at_concurrency(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+    """The summary at ``concurrency``, else at the highest level measured below it."""
+    levels = summaries(load)
+    candidates = [c for c in levels if c <= concurrency]
+    return levels[max(candidates)] if candidates else None
+
+
+def peak(load: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The summary with the highest throughput."""
+    levels = summaries(load)
+    return max(levels.values(), key=lambda s: s["throughput"]) if levels else None
+
+
+def final_variant(size: dict[str, Any]) -> dict[str, Any] | None:
+    """The variant the ratios are judged on: the last measured (``current`` by default)."""
+    variants = [v for v in size.get("variants", []) if v.get("load")]
+    return variants[-1] if variants else None
+
+
+def limit_runs(size: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every limit measurement of a size: the full one first, then one after each load level."""
+    return [run for run in [size.get("limit"), *size.get("limit_windows", [])] if run]
+
+
+def adjacent_limits(size: dict[str, Any], concurrency: int | None) -> list[dict[str, Any]]:
+    """The limit runs next to a load level in time: the one before it and the one after it.
+
+    ``None`` (or a level without its own windows) gives every run.
+    """
+    runs = limit_runs(size)
+    windows = size.get("limit_windows", [])
+    positions = [i for i, w in enumerate(windows) if w["after_concurrency"] == concurrency]
+    if concurrency is None or not positions:
+        return runs
+    # runs[0] is the full run before any load; runs[i + 1] is the window after level i.
+    return [runs[positions[0]], runs[positions[0] + 1]]
+
+
+def limit_throughput(size: dict[str, Any], concurrency: int | None = None) -> float:
+    """The limit's texts/s (tokenization included): the better of the runs next to the level.
+
+    Taking the better of the two neighbours means a quiet moment in either cannot flatter the
+    served path.
+    """
+    return max(
+        float(run["best"]["texts_per_s_with_tokenization"]) for run in adjacent_limits(size, concurrency)
+    )
+
+
+def limit_single_ms(size: dict[str, Any], concurrency: int | None = 1) -> float:
+    """The limit's single-text p50 latency: the lower of the runs next to the level."""
+    return min(float(run["single"]["p50_ms"]) for run in adjacent_limits(size, concurrency))
+
+
+def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
+    """The issue's targets for every measured size."""
+    found: list[KeyRatio] = []
+    for size_name, size in results.get("sizes", {}).items():
+        final = final_variant(size)
+        limit = size.get("limit")
+        if final is None or limit is None:
+            continue
+        load = final["load"]
+        headline = at_concurrency(load, HEADLINE_CONCURRENCY)
+        if headline is not None:
+            limit_tps = limit_throughput(size, headline["concurrency"])
+            value = ratio(headline["throughput"], limit_tps)
+            found.append(
+                KeyRatio(
+                    size_name,
+                    f"served/limit throughput at c={headline['concurrency']}",
+                    value,
+                    f">= {THROUGHPUT_TARGET}",
+                    value >= THROUGHPUT_TARGET,
+                    f"{headline['throughput']:.1f} vs {limit_tps:.1f} texts/s",
+                )
+            )
+        single = at_concurrency(load, 1)
+        if single is not None and single["concurrency"] == 1:
+            limit_single = limit_single_ms(size, 1)
+            excess = single["p50_ms"] - limit_single
+            found.append(
+                KeyRatio(
+                    size_name,
+                    "p50 at c=1 minus limit single-text latency (ms)",
+                    excess,
+                    f"<= {LATENCY_MARGIN_MS:.0f} ms",
+                    excess <= LATENCY_MARGIN_MS,
+                    f"{single['p50_ms']:.1f} vs {limit_single:.1f} ms",
+                )
+            )
+        served_peak = peak(load)
+        for kind, threshold in (("transformers", TRANSFORMERS_TARGET), ("onnx", ONNX_PEER_TARGET)):
+            peer_peak = peak(size.get("peers", {}).get(kind, {}).get("load"))
+            if served_peak is None or peer_peak is None:
+                continue
+            value = ratio(served_peak["throughput"], peer_peak["throughput"])
+            met = value >= threshold if kind == "transformers" else value > threshold
+            found.append(
+                KeyRatio(
+                    size_name,
+                    f"served/{kind} peer peak throughput",
+                    value,
+                    f">= {threshold:.0f}" if kind == "transformers" else f"> {threshold:.0f}",
+                    met,
+                    f"{served_peak['throughput']:.1f} (c={served_peak['concurrency']}) vs"
+                    f" {peer_peak['throughput']:.1f} texts/s (c={peer_peak['concurrency']})",
+                )
+            )
+    return found
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def targets_section(ratios: Sequence[KeyRatio]) -> str:
+    """The targets table."""
+    if not ratios:
+        return "No target could be evaluated (a measurement is missing).\n"
+    rows = [
+        [r.size, r.name, _fmt(r.value, 2), r.target, "yes" if r.met else "**no**", r.detail] for r in ratios
+    ]
+    return table(["size", "ratio", "value", "target", "met", "measured"], rows) + "\n"
+
+
+def load_rows(label: str, load: dict[str, Any] | None, concurrency: Sequence[int]) -> list[str]:
+    """One row per target: throughput and latency percentiles at each concurrency."""
+    levels = summaries(load)
+    cells = [label]
+    for c in concurrency:
+        s = levels.get(c)
+        cells.append(f"{s['throughput']:.1f} / {s['p50_ms']:.0f} / {s['p99_ms']:.0f}" if s else "-")
+    return cells
+
+
+def throughput_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
+    """Every target at every concurrency, with the limit as a reference line."""
+    limit = size["limit"]
+    rows = [
+        [
+            f"limit (ORT in-process, {limit['best']['policy']}:{limit['best']['batch_size']}; single text)",
+            *[f"{limit_throughput(size, c):.1f} / {limit_single_ms(size, c):.0f} / -" for c in concurrency],
+        ]
+    ]
+    rows += [load_rows(f"Triton [{v['name']}]", v.get("load"), concurrency) for v in size.get("variants", [])]
+    rows += [load_rows(PEER_LABELS[k], p.get("load"), concurrency) for k, p in size.get("peers", {}).items()]
+    header = ["target", *[f"c={c}: texts/s / p50 / p99 ms" for c in concurrency]]
+    return table(header, rows) + "\n"
+
+
+def percentile_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
+    """p50 / p95 / p99 of every target (the latency distribution in numbers)."""
+    rows = []
+    targets = [(f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])]
+    targets += [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
+    for label, load in targets:
+        for level in (load or {}).get("levels", []):
+            s = level.get("summary")
+            if s and level["concurrency"] in concurrency:
+                cpu = level.get("client_cpu_share")
+                rows.append(
+                    [label, str(s["concurrency"]), _fmt(s["throughput"]), _fmt(s["p50_ms"]),
+                     _fmt(s["p95_ms"]), _fmt(s["p99_ms"]), str(s["requests"]), str(s["errors"]),
+                     f"{cpu:.0%}" if cpu is not None else "-"]
+                )  # fmt: skip
+    header = ["target", "c", "texts/s", "p50 ms", "p95 ms", "p99 ms", "requests", "errors", "client CPU"]
+    return table(header, rows) + "\n"
+
+
+def variant_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
+    """Serving settings side by side: what changed and what it did."""
+    rows = []
+    for v in size.get("variants", []):
+        changes = ", ".join(f"{k}={v}" for k, v in v.get("changes", {}).items()) or "(the defaults)"
+        levels = summaries(v.get("load"))
+        rows.append(
+            [v["name"], changes,
+             *[_fmt(levels[c]["throughput"]) if c in levels else "-" for c in concurrency],
+             _fmt(levels[1]["p50_ms"]) if 1 in levels else "-"]
+        )  # fmt: skip
+    header = [
+        "variant",
+        "settings that differ from the defaults",
+        *[f"c={c} texts/s" for c in concurrency],
+        "p50 c=1 ms",
+    ]
+    return table(header, rows) + "\n"
+
+
+def stage_cells(stage: ModelStages, *, ensemble: bool) -> list[str]:
+    """Cells of one model's row; an ensemble does no work of its own, so it has no batch or busy."""
+    return [
+        stage.model, str(stage.requests), str(stage.executions),
+        "-" if ensemble else _fmt(stage.mean_batch, 2), _fmt(stage.queue_ms, 2),
+        _fmt(stage.compute_input_ms, 2), _fmt(stage.compute_infer_ms, 2), _fmt(stage.compute_output_ms, 2),
+        _fmt(stage.total_ms, 2), "-" if ensemble else _fmt(stage.busy, 2),
+    ]  # fmt: skip
+
+
+def level_stages(level: dict[str, Any], models: Sequence[str]) -> list[ModelStages]:
+    """Per-stage timings of one load level (needs the raw statistics snapshots)."""
+    stats = level.get("triton_stats") or {}
+    duration = float((level.get("summary") or {}).get("duration_s", 0))
+    return window_stages(stats.get("before"), stats.get("after"), duration, list(models))
+
+
+def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
+    """Where the time goes inside Triton: one table, per variant, concurrency and model.
+
+    The ensemble's total is Triton's end-to-end time; the client's mean minus it is gRPC and
+    the client process.
+    """
+    header = ["variant", "c", "model", "requests", "executions", "mean batch", "queue ms", "input ms",
+              "infer ms", "output ms", "total ms", "busy"]  # fmt: skip
+    rows = []
+    for v in size.get("variants", []):
+        for level in (v.get("load") or {}).get("levels", []):
+            summary = level.get("summary") or {}
+            for stage in level_stages(level, models):
+                ensemble = stage.model == models[0]
+                cells = [v["name"], str(level["concurrency"]), *stage_cells(stage, ensemble=ensemble)]
+                if ensemble and summary:
+                    cells[2] += f" (client mean {summary['mean_ms']:.1f})"
+                rows.append(cells)
+    if not rows:
+        return "No statistics were recorded.\n"
+    note = (
+        "Times are per request, averaged over the window. *busy*: share of the window the model's"
+        " instances reported executing (1.00 = one instance always running; above the instance count"
+        " it means the Python backend overlapped executions, see above). The ensemble row's total is"
+        " Triton's end-to-end time; the client mean beside its name adds gRPC and the client process.\n\n"
+    )
+    return note + table(header, rows) + "\n"
+
+
+def limit_section(size: dict[str, Any]) -> str:
+    """Batching policies of the limit and their padding; the second run after the load."""
+    limit = size["limit"]
+    rows = [
+        [
+            f"{p['policy']}:{p['batch_size']}", _fmt(p["texts_per_s"]), str(p["padded_tokens"]),
+            _fmt(padding(p), 2),
+        ]
+        for p in limit["policies"]
+    ]  # fmt: skip
+    single = limit["single"]
+    return (
+        table(["policy:batch", "texts/s (inference only)", "padded tokens", "padded / real"], rows)
+        + f"\n\nTokenization: {limit['tokenize_ms_per_text']:.2f} ms per text"
+        f" ({limit['tokenize_s']:.2f} s for {limit['texts']} texts, separately from inference)."
+        f" Best policy with tokenization: {limit['best']['texts_per_s_with_tokenization']:.1f} texts/s."
+        f" Single text (tokenize + batch-1 call, own length), over {single['texts']} texts:"
+        f" p50 {single['p50_ms']:.1f} ms (tokenize {single['tokenize_p50_ms']:.2f} ms,"
+        f" infer {single['infer_p50_ms']:.1f} ms), p95 {single['p95_ms']:.1f} ms.\n" + _windows_section(size)
+    )
+
+
+def _windows_section(size: dict[str, Any]) -> str:
+    windows = size.get("limit_windows", [])
+    if not windows:
+        return ""
+    rows = [
+        [f"after c={w['after_concurrency']}", _fmt(w["best"]["texts_per_s_with_tokenization"]),
+         _fmt(w["single"]["p50_ms"]), str(w["single"]["texts"])]
+        for w in windows
+    ]  # fmt: skip
+    return (
+        "\nThe limit again after every load level (same policy); each ratio uses the better of the"
+        " runs just before and just after its level, so drift of a shared machine cannot flatter"
+        " the served path:\n\n"
+        + table(["run", "texts/s with tokenization", "single-text p50 ms", "single texts"], rows)
+        + "\n"
+    )
+
+
+def long_docs_section(long_docs: dict[str, Any] | None) -> str:
+    """Token classification time against document length."""
+    if not long_docs:
+        return "Not measured in this run.\n"
+    rows = []
+    for d in long_docs["documents"]:
+        rows.append(
+            [
+                str(d["chars"]), _fmt(d.get("p50_ms")), _fmt(d.get("ms_per_1k_chars"), 2),
+                str(d.get("truncated", "-")), str(d.get("dropped_tokens", "-")), str(d.get("entities", "-")),
+                d.get("error", ""),
+            ]
+        )  # fmt: skip
+    text = table(
+        ["chars", "p50 ms", "ms per 1k chars", "truncated", "dropped tokens", "entities", "error"], rows
+    )
+    growth = [
+        f"{g['from_chars']}→{g['to_chars']} chars: time ×{g['time_ratio']:.2f}"
+        f" for length ×{g['length_ratio']:.0f}"
+        f" (time/length {g['time_per_length']:.2f}; 1.00 = linear)"
+        for g in long_docs.get("linearity", [])
+    ]
+    silent = [
+        d["chars"]
+        for d in long_docs["documents"]
+        if d.get("dropped_tokens", 0) > 0 and not d.get("truncated")
+    ]
+    notes = "\n".join(f"- {line}" for line in growth)
+    verdict = (
+        f"- **Silently truncated** (dropped tokens without `truncated`): {silent}"
+        if silent
+        else "- No document lost word-pieces without its result saying so (`truncated` / `dropped_tokens`)."
+    )
+    return f"{text}\n\n{notes}\n{verdict}\n"
+
+
+def padding(policy: dict[str, Any]) -> float:
+    """Positions computed per real token under a limit policy (1.0 = no padding)."""
+    return float(policy["padded_tokens"]) / float(policy["real_tokens"])
+
+
+def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
+    """Statements computed from the numbers: where the served path loses against the limit."""
+    final = final_variant(size)
+    limit = size.get("limit")
+    if final is None or limit is None or len(models) != 4:
+        return []
+    notes = []
+    level = next((lv for lv in final["load"]["levels"] if lv["concurrency"] == HEADLINE_CONCURRENCY), None)
+    stages = {s.model: s for s in level_stages(level, models)} if level else {}
+    _, tokenizer_name, onnx_name, postprocess_name = models
+    onnx = stages.get(onnx_name)
+    if onnx is not None:
+        notes.append(
+            f"At c={HEADLINE_CONCURRENCY} the ONNX step ran {onnx.executions} executions with a mean batch of"
+            f" {onnx.mean_batch:.2f} sequences; requests waited {onnx.queue_ms:.1f} ms in its queue. Triton"
+            " merges only requests of equal shape that stand next to each other in its queue, so texts of"
+            " different length buckets run in separate executions."
+        )
+        window = float(level["summary"]["duration_s"]) if level and level.get("summary") else 0.0
+        if onnx.busy > 1.05 and onnx.executions and window:
+            notes.append(
+                f"The ONNX step reports {onnx.busy:.2f} of the window as compute with one instance:"
+                " the Python backend hands the next execution to its stub before the previous one has"
+                " ended, so Triton's compute times for the stand-in include waiting inside the stub, and"
+                " the batch for the next execution is cut early. Wall time per execution is about"
+                f" {window * 1000 / onnx.executions:.0f} ms (window / executions), not"
+                f" {onnx.compute_infer_ms:.0f} ms. The native ONNX Runtime backend blocks its instance"
+                " while it runs, so it would see fuller batches."
+            )
+    python_busy = sum(stages[m].busy for m in (tokenizer_name, postprocess_name) if m in stages)
+    if stages:
+        per_request = sum(stages[m].total_ms for m in (tokenizer_name, postprocess_name) if m in stages)
+        notes.append(
+            f"The Python steps (tokenizer + post-processor) took {per_request:.1f} ms per request at"
+            f" c={HEADLINE_CONCURRENCY} (queue included) and reported {python_busy:.0%} of one core as"
+            " compute (an overestimate when above 100 %, as for the ONNX step): CPU and hops that the"
+            " in-process limit does not pay."
+        )
+    sorted_runs = [p for p in limit["policies"] if p["policy"] == "sorted"]
+    bucket_runs = [p for p in limit["policies"] if p["policy"] == "bucket"]
+    if sorted_runs and bucket_runs:
+        best_sorted = max(sorted_runs, key=lambda p: p["texts_per_s"])
+        best_bucket = max(bucket_runs, key=lambda p: p["texts_per_s"])
+        notes.append(
+            f"Padding: the served buckets compute {padding(best_bucket):.2f}x the real tokens against"
+            f" {padding(best_sorted):.2f}x for sorted batches; in-process, bucketed batches run"
+            f" {best_bucket['texts_per_s']:.1f} texts/s against {best_sorted['texts_per_s']:.1f} for sorted"
+            f" ones ({best_bucket['policy']}:{best_bucket['batch_size']} vs"
+            f" {best_sorted['policy']}:{best_sorted['batch_size']})."
+        )
+    return notes
+
+
+def machine_section(results: dict[str, Any]) -> str:
+    """Machine, versions and background load."""
+    m = results["machine"]
+    before, after = results.get("background_busy_before"), results.get("background_busy_after")
+    busy = (
+        "Background CPU use (other processes, sampled while the benchmark idles):"
+        f" {_fmt((before or 0) * 100, 0)} % before,"
+        f" {_fmt((after or 0) * 100, 0)} % after; load average {m['load_average']} at start,"
+        f" {results.get('load_average_after')} at the end."
+    )
+    shared = ""
+    if max(before or 0, after or 0) > 0.1:
+        shared = (
+            "\n\n> **The machine was shared during this run** (background load above 10 %): absolute numbers"
+            " are low and noisy; the ratios compare targets measured under the same conditions."
+        )
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    return (
+        f"- CPU: {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gib']} GiB\n"
+        f"- {m['platform']}, Python {m['python']}; Triton 2.51.0 (nvidia-pytriton 0.7.0), ONNX Runtime"
+        f" stand-in backend on CPU\n- {versions}\n- git {m['git']}\n- {busy}{shared}\n"
+    )
+
+
+def _per_size(values: Mapping[str, float]) -> str:
+    return ", ".join(f"{v:g} ({k})" for k, v in values.items())
+
+
+def render(
+    results: dict[str, Any], models: Mapping[str, Sequence[str]], images: Mapping[str, list[str]]
+) -> str:
+    """The whole report as Markdown.
+
+    Args:
+        results: The run's record.
+        models: Size -> Triton models of the main entry (ensemble, tokenizer, onnx, postprocess).
+        images: Size (or ``long_docs``) -> PNG file names beside the report.
+    """
+    config = results["config"]
+    concurrency = config["concurrency"]
+    ratios = key_ratios(results)
+    out = [
+        "# Serving benchmark: limit, Triton, peers",
+        "",
+        f"Command: `{results['command']}`, started {results['started']}, took {results['duration_s']:.0f} s.",
+        "",
+        machine_section(results),
+        f"Corpus: {config['corpus_size']} generated clinical-style texts (seed {config['seed']}), mix"
+        f" {', '.join(f'{k} {v:.0%}' for k, v in config['mix'].items())}. Every request carries one text;"
+        " per concurrency level: a warm-up (at least"
+        f" {_per_size(config['warmup_s'])} s, and until every client has had an answer), then a"
+        f" measurement window of {_per_size(config['duration_s'])} s. Demo weights are untrained:"
+        " only speed is meaningful.",
+        "",
+        "## Targets",
+        "",
+        targets_section(ratios),
+    ]
+    if results.get("skipped"):
+        out += ["Skipped (time budget): " + "; ".join(results["skipped"]), ""]
+    for size_name, size in results.get("sizes", {}).items():
+        names = models.get(size_name, [])
+        corpus_rows = [
+            [kind, str(c["count"]), _fmt(c["chars_p50"], 0), f"{c['chars_min']}-{c['chars_max']}",
+             _fmt(c.get("tokens_p50"), 0), str(c.get("tokens_max", "-"))]
+            for kind, c in size.get("corpus", {}).items()
+        ]  # fmt: skip
+        out += [
+            f"## {size_name}: `{size['model']}`",
+            "",
+            table(["class", "texts", "chars p50", "chars range", "tokens p50", "tokens max"], corpus_rows),
+            "",
+            "### Throughput and latency",
+            "",
+            throughput_section(size, concurrency),
+            *[f"![{name}]({name})\n" for name in images.get(size_name, [])],
+            "### Latency percentiles",
+            "",
+            percentile_section(size, concurrency),
+            "### Serving settings, before and after",
+            "",
+            variant_section(size, concurrency),
+            "### The limit",
+            "",
+            limit_section(size),
+        ]
+        notes = findings(size, names)
+        if notes:
+            out += ["### Where the served path loses time", "", *[f"- {n}" for n in notes], ""]
+        peers = size.get("peers", {})
+        if "transformers" in peers and "parity" in peers["transformers"]:
+            parity = peers["transformers"]["parity"]
+            out += [
+                "The `transformers` peer serves a checkpoint converted from the same ONNX weights;"
+                " PyTorch and"
+                f" ONNX Runtime logits agree within {parity['max_abs_diff']:.1e} (largest logit"
+                f" {parity.get('max_abs_logit', float('nan')):.2e}).",
+                "",
+            ]
+        out += ["### Per-stage timings (Triton statistics)", "", stages_section(size, names)]
+    out += [
+        "## Cost as work grows: long documents",
+        "",
+        (f"Token classification (`drug_development_trials`, {results['long_docs']['size']} weights),"
+         " one document per request, sequential.") if results.get("long_docs") else "",
+        "",
+        long_docs_section(results.get("long_docs")),
+        *[f"![{name}]({name})\n" for name in images.get("long_docs", [])],
+    ]  # fmt: skip
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_report(results: dict[str, Any], output_dir: Path) -> list[str]:
+    """Write ``REPORT.md`` and the plots; return the key-ratio lines for the console."""
+    from benchmarks.plots import write_plots
+    from clinserve_ensemble.catalog import load_catalog
+
+    catalog = load_catalog()
+    models = {
+        size: list(catalog[record["model"]].triton_models)
+        for size, record in results.get("sizes", {}).items()
+    }
+    images = write_plots(results, output_dir)
+    (output_dir / "REPORT.md").write_text(render(results, models, images), encoding="utf-8")
+    return [r.line() for r in key_ratios(results)]

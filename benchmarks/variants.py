@@ -1,0 +1,81 @@
+"""Serving-settings variants measured side by side (``--variants``).
+
+``previous`` pins the settings the repository had before the benchmark existed, so every run
+shows the tuned defaults (``current`` = ``ServingSettings()``) against them. The others are
+single-knob experiments, kept so a change can be re-measured with one flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from benchmarks.repository import Variant
+from clinserve_runtime.configs import ServingSettings
+
+# Only the knobs this benchmark tunes are pinned; every other setting follows the defaults.
+PREVIOUS = replace(
+    ServingSettings(),
+    max_queue_delay_us=2000,
+    preferred_batch_size=64,
+    onnx_instances=1,
+    onnx_intra_op_threads=0,
+    python_instances=1,
+    length_buckets=(16, 32, 64, 128, 256, 512),
+)
+NO_DELAY = replace(PREVIOUS, max_queue_delay_us=0)
+FINE_BUCKETS = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "previous", PREVIOUS, "settings before tuning (2 ms batching delay, buckets 16-512 by doubling)"
+        ),
+        Variant("current", ServingSettings(), "the defaults in clinserve_runtime.configs.ServingSettings"),
+        Variant(
+            "no-delay",
+            NO_DELAY,
+            "previous, without the batcher's 2 ms wait",
+        ),
+        Variant(
+            "fine-buckets",
+            replace(NO_DELAY, length_buckets=FINE_BUCKETS),
+            "no-delay with buckets 8 tokens apart up to 128 (then 32, then 64): little padding, fewer merges",
+        ),
+        Variant(
+            "coarse-buckets",
+            replace(NO_DELAY, length_buckets=(64, 128, 256, 512)),
+            "no-delay with buckets from 64 (more merges, more padding)",
+        ),
+        Variant(
+            "two-onnx",
+            replace(NO_DELAY, onnx_instances=2, onnx_intra_op_threads=1),
+            "no-delay with two ONNX instances of one thread each",
+        ),
+        Variant(
+            "one-thread",
+            replace(NO_DELAY, onnx_intra_op_threads=1),
+            "no-delay with ONNX Runtime on one thread: a core left to Triton, the Python steps, clients",
+        ),
+        Variant(
+            "two-python",
+            replace(NO_DELAY, python_instances=2),
+            "no-delay with two tokenizer and two post-processor instances",
+        ),
+    )
+}
+DEFAULT_VARIANTS = ("previous", "current")
+
+
+def select(names: list[str]) -> list[Variant]:
+    """Variants by name (``all`` for every one), in the order given.
+
+    Raises:
+        ValueError: On an unknown name.
+    """
+    if names == ["all"]:
+        return list(VARIANTS.values())
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; choose from {sorted(VARIANTS)} or 'all'")
+    return [VARIANTS[n] for n in names]

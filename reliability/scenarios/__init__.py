@@ -1,0 +1,1 @@
+"""One module per scenario; each has ``NAME`` and ``async def run(context) -> ScenarioResult``."""

@@ -1,0 +1,80 @@
+"""The benchmark harness end to end, tiny and short, so `make bench` cannot rot unnoticed.
+
+One real run of ``python -m benchmarks`` on the tiny demo model at one concurrency: corpus,
+limit, a Triton server loaded over gRPC from a separate client process (with statistics),
+long documents, the Hugging Face checkpoint (with its logits parity check), both FastAPI peers,
+and the report with its plots. It checks that every part produced numbers, not what they are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from clinserve_runtime.triton import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    output = root / "out"
+    command = [
+        sys.executable, "-m", "benchmarks",
+        "--sizes", "tiny", "--variants", "current", "--concurrency", "2",
+        "--duration", "1", "--warmup", "0.2", "--corpus-size", "16",
+        "--long-doc-sizes", "1000", "3000", "--long-doc-repeats", "1",
+        "--background-sample", "0.2", "--budget", "300",
+        "--work-dir", str(root / "work"), "--output-dir", str(output),
+    ]  # fmt: skip
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed.stdout, output
+
+
+def test_smoke_run_prints_the_key_ratios(smoke_run):
+    stdout, _ = smoke_run
+    assert "tiny served/limit throughput at c=2" in stdout
+    assert "tiny p50 at c=1" not in stdout  # c=1 was not measured: no latency ratio is invented
+    assert "tiny served/transformers peer peak throughput" in stdout
+    assert "tiny served/onnx peer peak throughput" in stdout
+
+
+def test_smoke_run_measures_every_target_without_errors(smoke_run):
+    _, output = smoke_run
+    results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+    tiny = results["sizes"]["tiny"]
+    assert tiny["limit"]["best"]["texts_per_s"] > 0
+    assert tiny["limit"]["single"]["p50_ms"] > 0
+    loads = [
+        tiny["variants"][0]["load"],
+        tiny["peers"]["transformers"]["load"],
+        tiny["peers"]["onnx"]["load"],
+    ]
+    for load in loads:
+        (level,) = load["levels"]
+        assert level["summary"]["requests"] > 0
+        assert level["summary"]["errors"] == 0, level["error_samples"]
+    assert tiny["peers"]["transformers"]["parity"]["max_abs_diff"] < 1e-4
+    assert results["skipped"] == []
+
+
+def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):
+    _, output = smoke_run
+    report = (output / "REPORT.md").read_text(encoding="utf-8")
+    assert "## Targets" in report
+    for model in ("treatment_changes_tokenizer", "treatment_changes_onnx", "treatment_changes_postprocess"):
+        assert f"| current | 2 | {model} |" in report
+    assert "| 1000 |" in report and "| 3000 |" in report
+    assert "Silently truncated" not in report
+    for name in ("throughput_tiny.png", "latency_tiny.png", "long_docs.png"):
+        assert (output / name).read_bytes()[:8] == PNG_MAGIC
+        assert f"]({name})" in report

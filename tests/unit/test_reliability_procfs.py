@@ -1,0 +1,114 @@
+"""Process trees, memory and Python-backend stubs read from /proc (no server)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from clinserve_runtime.procfs import (
+    StubProcess,
+    dead_children,
+    dead_stubs,
+    descendants,
+    parse_stub_command,
+    python_stubs,
+    rss_kib,
+    rss_mib,
+)
+from clinserve_runtime.stub_check import main as stub_check
+
+STUB = "/work/main/.runtime/backends/python/triton_python_backend_stub"
+
+
+def fake_process(proc: Path, pid: int, parent: int, argv: list[str], rss_kib: int, name: str = "x") -> None:
+    folder = proc / str(pid)
+    folder.mkdir(parents=True)
+    # The command name may hold spaces and parentheses; the parser splits after the last ")".
+    (folder / "stat").write_text(f"{pid} ({name}) S {parent} 1 1 0 -1\n")
+    (folder / "status").write_text(f"Name:\t{name}\nVmRSS:\t{rss_kib} kB\n")
+    (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+
+
+def stub_argv(model_file: str, instance: str) -> list[str]:
+    return [
+        STUB,
+        model_file,
+        "triton_python_backend_shm_region_1",
+        "1048576",
+        "1048576",
+        "10",
+        "/b",
+        "336",
+        instance,
+        "DEFAULT",
+    ]
+
+
+def test_a_server_tree_sums_its_memory_and_lists_its_stubs(tmp_path):
+    proc = tmp_path / "proc"
+    fake_process(proc, 10, 1, ["/opt/tritonserver", "--model-repository=/r"], 40 * 1024, "tritonserver")
+    fake_process(
+        proc, 11, 10, stub_argv("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), 50 * 1024, "triton (py) b"
+    )
+    fake_process(proc, 12, 10, stub_argv("/r/m_onnx/1/model.onnx", "m_onnx_0_1"), 80 * 1024)
+    fake_process(proc, 13, 11, ["/bin/sleep", "1"], 1024)
+    fake_process(proc, 20, 1, stub_argv("/r/other_tokenizer/1/model.py", "other_tokenizer_0_0"), 999 * 1024)
+
+    assert descendants(10, proc) == [10, 11, 12, 13]
+    assert rss_mib(10, proc) == 171.0
+    assert python_stubs(10, proc) == [
+        StubProcess(pid=12, model="m_onnx", instance="m_onnx_0_1"),
+        StubProcess(pid=11, model="m_tokenizer", instance="m_tokenizer_0_0"),
+    ]
+
+
+def test_a_process_that_is_gone_counts_no_memory(tmp_path):
+    assert rss_kib(4242, tmp_path) == 0
+    assert descendants(4242, tmp_path) == [4242]
+
+
+def test_only_python_backend_stubs_are_parsed():
+    assert parse_stub_command(1, ["/usr/bin/python3", "/r/m/1/model.py"]) is None
+    assert parse_stub_command(1, []) is None
+    assert parse_stub_command(1, [STUB]) is None
+    # An instance argument that does not match the model keeps the model name.
+    assert parse_stub_command(1, [STUB, "/r/m/1/model.py", "x"]) == StubProcess(1, "m", "m")
+
+
+def test_the_real_process_tree_includes_a_child_and_its_memory():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while rss_kib(child.pid) < 1024 and time.monotonic() < deadline:  # the interpreter is starting
+            time.sleep(0.05)
+        tree = descendants(os.getpid())
+        assert tree[0] == os.getpid() and child.pid in tree
+        # The tree holds this process and a Python interpreter (several MiB) on top.
+        assert rss_mib(os.getpid()) * 1024 > rss_kib(os.getpid()) + 512
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_dead_stub_left_unreaped_fails_the_liveness_check(tmp_path, capsys):
+    proc = tmp_path / "proc"
+    fake_process(proc, 10, 1, ["/opt/tritonserver"], 1024, "tritonserver")
+    fake_process(
+        proc, 11, 10, stub_argv("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), 1024, "triton_python_b"
+    )
+    assert dead_stubs(10, proc) == [] and stub_check(["--pid", "10"], proc) == 0
+
+    # What Triton 2.51 leaves after a stub is killed: a zombie, empty command line, no memory.
+    (proc / "11" / "stat").write_text("11 (triton_python_b) Z 10 1 1 0 -1\n")
+    (proc / "11" / "cmdline").write_bytes(b"")
+    fake_process(proc, 12, 10, ["/bin/true"], 0, "true")
+    (proc / "12" / "stat").write_text("12 (true) Z 10 1 1 0 -1\n")  # a dead child that is no stub
+    assert dead_children(10, proc) == [(11, "triton_python_b"), (12, "true")]
+    assert dead_stubs(10, proc) == [11]
+    assert python_stubs(10, proc) == []
+    assert stub_check(["--pid", "10"], proc) == 1
+    assert "died (pid 11)" in capsys.readouterr().err
+    assert stub_check(["--pid", "99"], proc) == 2
