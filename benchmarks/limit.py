@@ -238,6 +238,7 @@ def measure(
         "model": model,
         "onnx": str(onnx_path),
         "intra_op_threads": intra_op_threads,
+        "buckets": list(buckets),
         "texts": len(texts),
         "tokenize_s": tokenize_s,
         "tokenize_ms_per_text": tokenize_s * 1000 / max(len(texts), 1),

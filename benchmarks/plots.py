@@ -45,6 +45,8 @@ def throughput_plot(size_name: str, size: dict[str, Any], path: Path) -> None:
             label="limit (ORT in-process, measured next to each level)",
         )
     ax.set_xscale("log", base=2)
+    if measured:
+        ax.set_xticks(measured, [str(c) for c in measured])
     ax.set_xlabel("concurrency (requests in flight, one text each)")
     ax.set_ylabel("texts / s")
     ax.set_title(f"{size_name}: throughput vs concurrency ({size['model']})")

@@ -295,8 +295,7 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
         return "No statistics were recorded.\n"
     note = (
         "Times are per request, averaged over the window. *busy*: share of the window the model's"
-        " instances reported executing (1.00 = one instance always running; above the instance count"
-        " it means the Python backend overlapped executions, see above). The ensemble row's total is"
+        " instances spent executing (1.00 = one instance always running). The ensemble row's total is"
         " Triton's end-to-end time; the client mean beside its name adds gRPC and the client process.\n\n"
     )
     return note + table(header, rows) + "\n"
@@ -315,6 +314,7 @@ def limit_section(size: dict[str, Any]) -> str:
     single = limit["single"]
     return (
         table(["policy:batch", "texts/s (inference only)", "padded tokens", "padded / real"], rows)
+        + (f"\n\n`bucket` pads to the lengths {limit['buckets']}." if limit.get("buckets") else "")
         + f"\n\nTokenization: {limit['tokenize_ms_per_text']:.2f} ms per text"
         f" ({limit['tokenize_s']:.2f} s for {limit['texts']} texts, separately from inference)."
         f" Best policy with tokenization: {limit['best']['texts_per_s_with_tokenization']:.1f} texts/s."
@@ -378,6 +378,11 @@ def long_docs_section(long_docs: dict[str, Any] | None) -> str:
     return f"{text}\n\n{notes}\n{verdict}\n"
 
 
+def _buckets(limit: dict[str, Any]) -> str:
+    buckets = [b for b in limit.get("buckets", []) if b <= 128]
+    return f"{buckets[0]}, {buckets[1]}, … {buckets[-1]}" if len(buckets) > 2 else str(buckets)
+
+
 def padding(policy: dict[str, Any]) -> float:
     """Positions computed per real token under a limit policy (1.0 = no padding)."""
     return float(policy["padded_tokens"]) / float(policy["real_tokens"])
@@ -401,25 +406,19 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
             " merges only requests of equal shape that stand next to each other in its queue, so texts of"
             " different length buckets run in separate executions."
         )
-        window = float(level["summary"]["duration_s"]) if level and level.get("summary") else 0.0
-        if onnx.busy > 1.05 and onnx.executions and window:
-            notes.append(
-                f"The ONNX step reports {onnx.busy:.2f} of the window as compute with one instance:"
-                " the Python backend hands the next execution to its stub before the previous one has"
-                " ended, so Triton's compute times for the stand-in include waiting inside the stub, and"
-                " the batch for the next execution is cut early. Wall time per execution is about"
-                f" {window * 1000 / onnx.executions:.0f} ms (window / executions), not"
-                f" {onnx.compute_infer_ms:.0f} ms. The native ONNX Runtime backend blocks its instance"
-                " while it runs, so it would see fuller batches."
-            )
+        instances = int(final.get("settings", {}).get("onnx_instances", 1))
+        notes.append(
+            f"The ONNX step's {instances} instance(s) were busy {onnx.busy:.2f} of the window"
+            f" ({onnx.busy / instances:.0%} of their capacity); every instance runs ONNX Runtime on"
+            f" {final.get('settings', {}).get('onnx_intra_op_threads', 0) or 'all'} thread(s)."
+        )
     python_busy = sum(stages[m].busy for m in (tokenizer_name, postprocess_name) if m in stages)
     if stages:
         per_request = sum(stages[m].total_ms for m in (tokenizer_name, postprocess_name) if m in stages)
         notes.append(
             f"The Python steps (tokenizer + post-processor) took {per_request:.1f} ms per request at"
             f" c={HEADLINE_CONCURRENCY} (queue included) and reported {python_busy:.0%} of one core as"
-            " compute (an overestimate when above 100 %, as for the ONNX step): CPU and hops that the"
-            " in-process limit does not pay."
+            " compute: CPU and process hops that the in-process limit does not pay."
         )
     sorted_runs = [p for p in limit["policies"] if p["policy"] == "sorted"]
     bucket_runs = [p for p in limit["policies"] if p["policy"] == "bucket"]
@@ -427,7 +426,7 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
         best_sorted = max(sorted_runs, key=lambda p: p["texts_per_s"])
         best_bucket = max(bucket_runs, key=lambda p: p["texts_per_s"])
         notes.append(
-            f"Padding: the served buckets compute {padding(best_bucket):.2f}x the real tokens against"
+            f"Padding: buckets {_buckets(limit)} compute {padding(best_bucket):.2f}x the real tokens against"
             f" {padding(best_sorted):.2f}x for sorted batches; in-process, bucketed batches run"
             f" {best_bucket['texts_per_s']:.1f} texts/s against {best_sorted['texts_per_s']:.1f} for sorted"
             f" ones ({best_bucket['policy']}:{best_bucket['batch_size']} vs"
@@ -561,3 +560,28 @@ def write_report(results: dict[str, Any], output_dir: Path) -> list[str]:
     images = write_plots(results, output_dir)
     (output_dir / "REPORT.md").write_text(render(results, models, images), encoding="utf-8")
     return [r.line() for r in key_ratios(results)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-render a report from a run's full results (``build/bench/results-full.json``)."""
+    import argparse
+    import json
+
+    from benchmarks.run import strip_raw
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text(encoding="utf-8"))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "results.json").write_text(
+        json.dumps(strip_raw(results), indent=1) + "\n", encoding="utf-8"
+    )
+    for line in write_report(results, args.output_dir):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

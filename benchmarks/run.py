@@ -357,7 +357,7 @@ def run(plan: Plan) -> dict[str, Any]:
     results["skipped"] = plan.skipped
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     (plan.output_dir / "results.json").write_text(
-        json.dumps(_strip_raw(results), indent=1) + "\n", encoding="utf-8"
+        json.dumps(strip_raw(results), indent=1) + "\n", encoding="utf-8"
     )
     (plan.work_dir / "results-full.json").write_text(json.dumps(results) + "\n", encoding="utf-8")
     ratios = write_report(results, plan.output_dir)
@@ -367,7 +367,7 @@ def run(plan: Plan) -> dict[str, Any]:
     return results
 
 
-def _strip_raw(results: dict[str, Any]) -> dict[str, Any]:
+def strip_raw(results: dict[str, Any]) -> dict[str, Any]:
     """The committed results without raw latencies and statistics snapshots (kept in the work dir)."""
     copy: dict[str, Any] = json.loads(json.dumps(results))
     for size in copy["sizes"].values():
