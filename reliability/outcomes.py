@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from benchmarks.stats import percentile
 from clinserve.errors import ClinServeError, DeadlineExceededError, ResultFormatError
 
 #: Absolute tolerance on scores: a batch of another size may change the last float bits.
@@ -123,23 +124,6 @@ def same_answer(expected: Any, actual: Any, tolerance: float = SCORE_TOLERANCE) 
             and all(same_answer(e, a, tolerance) for e, a in zip(expected, actual, strict=True))
         )
     return bool(expected == actual)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100), linear between closest ranks (numpy's default).
-
-    Raises:
-        ValueError: On no values or ``q`` outside [0, 100].
-    """
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile must lie in [0, 100], got {q}")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass(frozen=True)

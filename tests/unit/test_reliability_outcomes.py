@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.stats import percentile
 from clinserve.errors import (
     ClinServeError,
     DeadlineExceededError,
@@ -21,7 +22,6 @@ from reliability.outcomes import (
     classify_error,
     error_kind,
     normalize_message,
-    percentile,
     same_answer,
 )
 
