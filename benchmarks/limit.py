@@ -165,6 +165,18 @@ def run_policy(
     )
 
 
+def spread(texts: Sequence[str], count: int) -> list[str]:
+    """``count`` texts evenly spaced over the corpus, so every class is represented in its share.
+
+    Every limit measurement of a run times the same subset: single-text latency depends mostly
+    on length, and a prefix of the shuffled corpus (as this once used, with a different length
+    for the runs after each load level) can hold twice the corpus's share of abstracts.
+    """
+    if count >= len(texts):
+        return list(texts)
+    return [texts[i * len(texts) // count] for i in range(count)]
+
+
 def single_text_latencies(
     session: ort.InferenceSession, tokenizer: WholeTextTokenizer, texts: Sequence[str]
 ) -> dict[str, list[float]]:
@@ -232,7 +244,7 @@ def measure(
         for name, size in map(parse_policy, policies)
     ]
     best = max(results, key=lambda r: r.texts_per_s)
-    single = single_text_latencies(session, tokenizer, texts[:single_texts])
+    single = single_text_latencies(session, tokenizer, spread(texts, single_texts))
     total_single = [a + b for a, b in zip(single["tokenize_ms"], single["infer_ms"], strict=True)]
     return {
         "model": model,

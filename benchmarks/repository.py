@@ -9,6 +9,7 @@ settings costs no rebuild and no copy of a 440 MB graph.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -38,11 +39,73 @@ class Variant:
         }
 
 
+# A size ending in this suffix serves its fp32 size's weights through the importer's ``cpu``
+# profile (fused transformer subgraphs, int8 dynamic quantization): what a CPU deployment runs.
+INT8_SUFFIX = "-int8"
+_INT8_STAMP = "int8-source.json"
+
+
+def fp32_size(size: str) -> str:
+    """The size whose fp32 weights ``size`` derives from (itself for an fp32 size)."""
+    return size.removesuffix(INT8_SUFFIX)
+
+
 def build_weights(root: Path, size: str, models: Sequence[str]) -> Path:
     """Demo weights of ``size`` for ``models`` under ``root/<size>`` (skipped when up to date)."""
     repository = root / size
+    if size.endswith(INT8_SUFFIX):
+        return quantize_weights(build_weights(root, fp32_size(size), models), repository, models)
     build(repository, size, models=list(models))
     return repository
+
+
+def quantize_weights(source: Path, target: Path, models: Sequence[str]) -> Path:
+    """``source`` with every ONNX step's graph replaced by its ``cpu`` import profile.
+
+    The other files are hard-linked. Skipped when the stamp names the same source graphs.
+    """
+    from clinserve_runtime.importers.profiles import optimize_cpu
+    from clinserve_runtime.importers.progress import Progress
+
+    specs = load_catalog()
+    graphs = {name: source / specs[name].onnx_model / "1" / "model.onnx" for name in models}
+    identity = {name: [g.stat().st_size, g.stat().st_mtime_ns] for name, g in graphs.items()}
+    stamp = target / _INT8_STAMP
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == identity:
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    for model_dir in source.iterdir():
+        if model_dir.is_dir():
+            shutil.copytree(model_dir, target / model_dir.name, copy_function=_link_or_copy_paths)
+    progress = Progress()
+    for name, graph in graphs.items():
+        work = target / ".int8-work" / name
+        work.mkdir(parents=True)
+        quantized, _facts = optimize_cpu(graph, work, progress)
+        served = target / specs[name].onnx_model / "1" / "model.onnx"
+        served.unlink()  # a hard link to the fp32 graph: replace it, never write through it
+        shutil.move(str(quantized), served)
+    shutil.rmtree(target / ".int8-work")
+    stamp.write_text(json.dumps(identity), encoding="utf-8")
+    return target
+
+
+def int8_agreement(
+    fp32_repository: Path, int8_repository: Path, model: str, texts: Sequence[str]
+) -> dict[str, Any]:
+    """Decisions and logits of the int8 graph against the fp32 one on ``texts`` (the importer's check)."""
+    from clinserve_runtime.importers.parity import encode_chunks, profile_comparison
+
+    spec = load_catalog()[model]
+    chunks = encode_chunks(fp32_repository / spec.tokenizer_model / "1" / "tokenizer.json", spec, texts)
+    return profile_comparison(
+        spec,
+        chunks,
+        fp32_repository / spec.onnx_model / "1" / "model.onnx",
+        int8_repository / spec.onnx_model / "1" / "model.onnx",
+        timed=False,
+    )
 
 
 def materialize(source: Path, target: Path, models: Sequence[str], variant: Variant, *, weights: str) -> Path:
@@ -64,6 +127,10 @@ def materialize(source: Path, target: Path, models: Sequence[str], variant: Vari
                     _link_or_copy(item, version / item.name)
             (target / model_name / "config.pbtxt").write_text(config, encoding="utf-8")
     return target
+
+
+def _link_or_copy_paths(source: str, target: str) -> None:
+    _link_or_copy(Path(source), Path(target))
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

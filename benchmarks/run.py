@@ -1,12 +1,15 @@
 """Orchestration of ``make bench``: everything measured side by side in one bounded run.
 
-For each model size (``base``: BioBERT-base shape; ``tiny``), on the same corpus:
+For each model size (``base``: BioBERT-base shape; ``base-int8``: the same weights through the
+importer's ``cpu`` profile, int8; ``tiny``; ``tiny-int8`` on request), on the same corpus:
 
-1. build demo weights for the benchmarked models only (skipped when up to date);
+1. build demo weights for the benchmarked models only (skipped when up to date), quantized for
+   an ``-int8`` size, with their decisions compared against the fp32 graph's;
 2. the limit (``benchmarks.limit``, its own process);
 3. each serving variant: a Triton server on free loopback ports, loaded by ``benchmarks.loadgen``
    from a separate client process at every concurrency, with Triton's statistics;
-4. the peers: the ``transformers`` pipeline and the per-request ONNX Runtime server;
+4. the peers: the ``transformers`` pipeline (always on the fp32 weights) and the per-request
+   ONNX Runtime server (on the size's graph);
 5. on the base size, long-document token classification (``benchmarks.long_docs``);
 
 then ``results.json``, ``REPORT.md`` and the PNG plots, and the key ratios on stdout. Steps
@@ -42,7 +45,15 @@ from benchmarks.limit import WholeTextTokenizer
 from benchmarks.peers.hf_checkpoint import STAMP
 from benchmarks.peers.serve import PeerServer
 from benchmarks.report import write_report
-from benchmarks.repository import Variant, build_weights, describe, materialize
+from benchmarks.repository import (
+    INT8_SUFFIX,
+    Variant,
+    build_weights,
+    describe,
+    fp32_size,
+    int8_agreement,
+    materialize,
+)
 from benchmarks.stats import percentile
 from benchmarks.variants import DEFAULT_VARIANTS, select
 from clinserve_ensemble.catalog import load_catalog
@@ -51,11 +62,14 @@ from clinserve_runtime.triton import PROJECT_ROOT, ServerOptions, TritonServer, 
 
 MAIN_MODEL = "treatment_changes"
 LONG_DOC_MODEL = "drug_development_trials"
-SIZES = ("base", "tiny")
+# base-int8: the base weights through the importer's cpu profile (int8), as a CPU deployment
+# would serve them; its transformers peer keeps the fp32 weights (what a team writes first).
+SIZES = ("base", "base-int8", "tiny", "tiny-int8")
+DEFAULT_SIZES = ("base", "base-int8", "tiny")
 DEFAULT_BUDGET_S = 15 * 60
 # Window per concurrency level, by size: the base model answers ~20 texts/s on two cores.
-DEFAULT_DURATION_S = {"base": 8.0, "tiny": 3.0}
-DEFAULT_WARMUP_S = {"base": 2.0, "tiny": 1.0}
+DEFAULT_DURATION_S = {"base": 8.0, "base-int8": 5.0, "tiny": 3.0, "tiny-int8": 3.0}
+DEFAULT_WARMUP_S = {"base": 2.0, "base-int8": 2.0, "tiny": 1.0, "tiny-int8": 1.0}
 
 
 @dataclass
@@ -183,6 +197,10 @@ def load_estimate(plan: Plan, size: str, targets: int) -> float:
 def fit_variants(plan: Plan, clock: Clock, size: str, peers: int, reserve_s: float) -> list[Variant]:
     """The variants that fit the remaining budget; the first and the last are always kept."""
     variants = list(plan.variants)
+    if size.endswith(INT8_SUFFIX) and tuple(v.name for v in variants) == DEFAULT_VARIANTS:
+        # Before/after settings are the fp32 size's business; here only the defaults are served.
+        plan.skipped += [f"{size} served [{v.name}]: measured on the fp32 size only" for v in variants[:-1]]
+        return variants[-1:]
     while len(variants) > 2 and not clock.fits(load_estimate(plan, size, len(variants) + peers) + reserve_s):
         dropped = variants.pop(-2)
         plan.skipped.append(f"{size} served [{dropped.name}]: out of time budget")
@@ -195,9 +213,13 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
     models = [MAIN_MODEL] + ([LONG_DOC_MODEL] if long_docs_here else [])
     log(f"{size}: demo weights for {', '.join(models)}")
     weights = build_weights(plan.work_dir / "weights", size, models)
+    fp32_weights = build_weights(plan.work_dir / "weights", fp32_size(size), models)
     spec = load_catalog()[MAIN_MODEL]
     tokenizer = WholeTextTokenizer(weights / spec.tokenizer_model / "1" / "tokenizer.json", spec.max_tokens)
     result: dict[str, Any] = {"model": MAIN_MODEL, "corpus": corpus_summary(corpus, tokenizer), "peers": {}}
+    if weights != fp32_weights:
+        log(f"{size}: int8 against fp32 decisions on the corpus")
+        result["int8_agreement"] = int8_agreement(fp32_weights, weights, MAIN_MODEL, [t.text for t in corpus])
     logs = plan.work_dir / "logs"
     corpus_path = plan.work_dir / "corpus.jsonl"
 
@@ -220,7 +242,7 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
     peer_kinds = ["transformers", "onnx"] if plan.peers else []
     variants = fit_variants(plan, clock, size, len(peer_kinds), reserve_s=90 if long_docs_here else 30)
     result["variants"] = [variant_record(v) for v in variants]
-    checkpoint = plan.work_dir / "hf" / size / MAIN_MODEL
+    checkpoint = plan.work_dir / "hf" / fp32_size(size) / MAIN_MODEL
     with contextlib.ExitStack() as stack:
         log(f"{size}: starting {len(variants)} Triton server(s) and {len(peer_kinds)} peer(s)")
         started = time.monotonic()
@@ -234,7 +256,8 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
             peer = PeerServer(
                 kind,
                 model=MAIN_MODEL,
-                repository=weights,
+                # The transformers peer always runs the fp32 weights (it converts their graph).
+                repository=fp32_weights if kind == "transformers" else weights,
                 checkpoint=checkpoint,
                 log_path=logs / f"peer-{kind}-{size}.log",
             )
@@ -284,8 +307,6 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
                 f"limit-c{concurrency}",
                 "--policies",
                 best_policy,
-                "--single-texts",
-                "24" if concurrency == 1 else "8",
             )
             result["limit_windows"].append({"after_concurrency": concurrency, **window})
         for record in result["variants"]:
@@ -385,7 +406,7 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(DEFAULT_SIZES))
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), help="names, or 'all'")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--duration", type=float, help="seconds per level (default: 8 base, 3 tiny)")

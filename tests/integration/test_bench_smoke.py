@@ -27,29 +27,30 @@ def smoke_run(tmp_path_factory):
     output = root / "out"
     command = [
         sys.executable, "-m", "benchmarks",
-        "--sizes", "tiny", "--variants", "current", "--concurrency", "2",
+        "--sizes", "tiny", "tiny-int8", "--variants", "current", "--concurrency", "2",
         "--duration", "1", "--warmup", "0.2", "--corpus-size", "16",
         "--long-doc-sizes", "1000", "3000", "--long-doc-repeats", "1",
-        "--background-sample", "0.2", "--budget", "300",
+        "--background-sample", "0.2", "--budget", "500",
         "--work-dir", str(root / "work"), "--output-dir", str(output),
     ]  # fmt: skip
     completed = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=240, check=False
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=480, check=False
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return completed.stdout, output
+    return completed.stdout, output, root / "work"
 
 
 def test_smoke_run_prints_the_key_ratios(smoke_run):
-    stdout, _ = smoke_run
+    stdout, _, _ = smoke_run
     assert "tiny served/limit throughput at c=2" in stdout
     assert "tiny p50 at c=1" not in stdout  # c=1 was not measured: no latency ratio is invented
     assert "tiny served/transformers peer peak throughput" in stdout
     assert "tiny served/onnx peer peak throughput" in stdout
+    assert "tiny-int8 served/transformers peer peak throughput" in stdout
 
 
 def test_smoke_run_measures_every_target_without_errors(smoke_run):
-    _, output = smoke_run
+    _, output, _ = smoke_run
     results = json.loads((output / "results.json").read_text(encoding="utf-8"))
     tiny = results["sizes"]["tiny"]
     assert tiny["limit"]["best"]["texts_per_s"] > 0
@@ -68,7 +69,7 @@ def test_smoke_run_measures_every_target_without_errors(smoke_run):
 
 
 def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):
-    _, output = smoke_run
+    _, output, _ = smoke_run
     report = (output / "REPORT.md").read_text(encoding="utf-8")
     assert "## Targets" in report
     for model in ("treatment_changes_tokenizer", "treatment_changes_onnx", "treatment_changes_postprocess"):
@@ -78,3 +79,25 @@ def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):
     for name in ("throughput_tiny.png", "latency_tiny.png", "long_docs.png"):
         assert (output / name).read_bytes()[:8] == PNG_MAGIC
         assert f"]({name})" in report
+
+
+def test_int8_size_serves_the_quantized_graph_and_compares_it_with_fp32(smoke_run):
+    _, output, work = smoke_run
+    import onnx
+
+    graph = onnx.load(str(work / "weights" / "tiny-int8" / "treatment_changes_onnx" / "1" / "model.onnx"))
+    operators = {node.op_type for node in graph.graph.node}
+    assert "DynamicQuantizeLinear" in operators or "MatMulInteger" in operators, operators
+    fp32 = onnx.load(str(work / "weights" / "tiny" / "treatment_changes_onnx" / "1" / "model.onnx"))
+    assert not {"DynamicQuantizeLinear", "MatMulInteger"} & {node.op_type for node in fp32.graph.node}
+    results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+    int8 = results["sizes"]["tiny-int8"]
+    assert int8["int8_agreement"]["texts"] == 16
+    assert 0.0 <= int8["int8_agreement"]["decision_agreement"] <= 1.0
+    # The transformers peer keeps the fp32 weights: its checkpoint is the fp32 size's conversion.
+    assert int8["peers"]["transformers"]["parity"]["max_abs_diff"] < 1e-4
+    for load in (int8["variants"][0]["load"], int8["peers"]["onnx"]["load"]):
+        (level,) = load["levels"]
+        assert level["summary"]["requests"] > 0
+        assert level["summary"]["errors"] == 0, level["error_samples"]
+    assert "int8 dynamic quantization" in (output / "REPORT.md").read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.limit import parse_policy, plan_batches
+from benchmarks.limit import parse_policy, plan_batches, spread
 
 LENGTHS = [30, 12, 128, 40, 20, 70, 128, 33]
 
@@ -69,3 +69,12 @@ def test_policy_spec_parsing():
     for bad in ("sorted", "sorted:0", "greedy:8", "bucket:x"):
         with pytest.raises(ValueError, match="NAME:BATCH"):
             parse_policy(bad)
+
+
+def test_single_text_subset_spreads_over_the_corpus_and_is_the_same_every_time():
+    texts = [f"t{i}" for i in range(160)]
+    chosen = spread(texts, 48)
+    assert len(chosen) == 48 == len(set(chosen))
+    assert chosen[0] == "t0" and chosen[-1] == "t156"  # reaches the end, not only a prefix
+    assert chosen == spread(texts, 48)
+    assert spread(texts[:5], 48) == texts[:5]

@@ -334,18 +334,15 @@ def test_cost_grows_linearly_with_text_length(unit):
     # speed target: 10x the text may take at most 30x the CPU time, where a quadratic step would
     # take ~100x. The small text is grown until it costs >= 25 ms, because a CI run once measured
     # a 1.5 ms small text against a 31 ms large one: timer and cache noise, not the splitter.
-    base = 30_000
-    while True:
+    def text_of(length: int) -> str:
         if unit is None:
-            small = evaluation.big_text(GOLD, base)[:base]
-        else:
-            small = unit * (base // len(unit))
-        small_time = _best_of_three(small)
-        if small_time >= 0.025 or base >= 3_000_000:
-            break
+            return str(evaluation.big_text(GOLD, length)[:length])
+        return str(unit * (length // len(unit)))
+
+    base = 30_000
+    small_time = _best_of_three(text_of(base))
+    while small_time < 0.025 and base < 3_000_000:
         base *= 2
-    if unit is None:
-        large = evaluation.big_text(GOLD, 10 * base)[: 10 * base]
-    else:
-        large = small * 10
+        small_time = _best_of_three(text_of(base))
+    large = text_of(10 * base)
     assert _best_of_three(large) <= 30 * max(small_time, 0.025)
