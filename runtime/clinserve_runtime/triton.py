@@ -10,6 +10,7 @@ launcher uses it, and the Kubernetes manifests are checked against it by the tes
 
 from __future__ import annotations
 
+import filecmp
 import os
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -150,15 +152,33 @@ def prepare_backends(runtime_dir: Path = DEFAULT_RUNTIME_DIR) -> Path:
         tritonserver / "backends" / "python" / "libtriton_python.so",
         tritonserver / "backends" / "python" / "triton_python_backend_utils.py",
         stub,
+        BACKEND_SOURCES / "python" / "clinserve_site_path.py",
     ):
-        target = python_dir / source.name
-        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-            shutil.copy2(source, target)
-    shutil.copy2(BACKEND_SOURCES / "python" / "clinserve_site_path.py", python_dir)
+        install_file(source, python_dir / source.name)
     standin = backends / "onnxruntime"
     standin.mkdir(exist_ok=True)
-    shutil.copy2(BACKEND_SOURCES / "onnxruntime" / "model.py", standin / "model.py")
+    install_file(BACKEND_SOURCES / "onnxruntime" / "model.py", standin / "model.py")
     return backends
+
+
+def install_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically, and only when the contents differ.
+
+    Servers started side by side (benchmark variants, replica tests) share these files, and the
+    stubs of one server import them while the next server starts. A plain copy truncates the
+    file first: a stub that imported ``clinserve_site_path`` at that moment got an empty module
+    and failed with "No module named 'clinserve_runtime'" (seen in a benchmark run).
+    """
+    if target.is_file() and filecmp.cmp(source, target, shallow=False):
+        return
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        shutil.copy2(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def server_environment() -> dict[str, str]:
