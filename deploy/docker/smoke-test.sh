@@ -68,5 +68,9 @@ result = json.loads(output["data"][0])
 missing = {"schema_version", "model", "untrained", "weights"} - set(result)
 if result.get("model") != model or missing:
     sys.exit(f"smoke test: unexpected result {result!r} (missing {sorted(missing)})")
-print(f"smoke test passed: {model} answered {json.dumps(result)[:200]}")
+print(f"smoke test: {model} answered {json.dumps(result)[:200]}")
 PY
+# The Deployment's liveness probe, as the kubelet runs it (exec in the container).
+"python${PYTHON_VERSION:-3.11}" -m clinserve_runtime.stub_check --pid "${server}" \
+    --live-url "http://127.0.0.1:${port}/v2/health/live"
+echo "smoke test passed (liveness check included)"

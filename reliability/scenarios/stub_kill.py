@@ -28,7 +28,7 @@ import signal
 from clinserve import AsyncClinServeClient
 from clinserve_runtime.procfs import dead_children, python_stubs
 from clinserve_runtime.stub_check import main as stub_check
-from clinserve_runtime.triton import TritonServer
+from clinserve_runtime.triton import HEALTH_LIVE_PATH, TritonServer
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
 from reliability.load import Driver, Workload, started_after
 from reliability.outcomes import Tally
@@ -85,7 +85,9 @@ async def run(context: Context) -> ScenarioResult:
             )
             await asyncio.sleep(profile.fault_before_s)
             before = {s.instance: s.pid for s in python_stubs(pid_of(server))}
-            liveness_before = stub_check(["--pid", str(pid_of(server))])
+            # The Deployment's liveness probe, as the kubelet runs it (deploy/k8s/base/deployment.yaml).
+            probe_args = ["--pid", str(pid_of(server)), "--live-url", server.http_url + HEALTH_LIVE_PATH]
+            liveness_before = stub_check(probe_args)
             victim = next(s for s in python_stubs(pid_of(server)) if s.model == VICTIM_MODEL)
             killed = driver.now()
             os.kill(victim.pid, signal.SIGKILL)
@@ -97,7 +99,7 @@ async def run(context: Context) -> ScenarioResult:
             zombies = dead_children(pid_of(server))
             message = io.StringIO()
             with contextlib.redirect_stderr(message):
-                liveness = stub_check(["--pid", str(pid_of(server))])
+                liveness = stub_check(probe_args)
             stop.set()
             calls = await load
         stopped = driver.now()

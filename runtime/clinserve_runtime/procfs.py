@@ -46,6 +46,19 @@ def _stat(pid: int, proc: Path) -> tuple[str, str, int] | None:
     return head.partition("(")[2], fields[0], int(fields[1])
 
 
+SERVER_COMMAND_NAME = "tritonserver"
+
+
+def server_pids(proc: Path = PROC) -> list[int]:
+    """Live processes named ``tritonserver``, lowest pid first."""
+    found = []
+    for folder in proc.glob("[0-9]*"):
+        stat = _stat(int(folder.name), proc)
+        if stat is not None and stat[0] == SERVER_COMMAND_NAME and stat[1] != "Z":
+            found.append(int(folder.name))
+    return sorted(found)
+
+
 def _children(proc: Path = PROC) -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for folder in proc.glob("[0-9]*"):

@@ -11,6 +11,7 @@ ones ``clinserve_runtime.triton`` uses for the local server: one source of truth
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 import shutil
@@ -201,13 +202,25 @@ def test_container_ports_are_the_servers_ports(overlay):
 def test_probes_use_the_servers_health_paths(overlay):
     _, docs = overlay
     triton = container(docs)
-    expected = {
-        "startupProbe": HEALTH_READY_PATH,
-        "readinessProbe": HEALTH_READY_PATH,
-        "livenessProbe": HEALTH_LIVE_PATH,
-    }
-    for probe, path in expected.items():
-        assert triton[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+    for probe in ("startupProbe", "readinessProbe"):
+        assert triton[probe]["httpGet"] == {"path": HEALTH_READY_PATH, "port": "http"}, probe
+    # Liveness is an exec of the stub check (a dead stub leaves Triton's health green), which
+    # also asks the live endpoint on the server's own HTTP port, with the image's Python.
+    command = triton["livenessProbe"]["exec"]["command"]
+    assert command == [
+        f"python{image_python_version()}",
+        "-m",
+        "clinserve_runtime.stub_check",
+        "--live-url",
+        f"http://127.0.0.1:{DEFAULT_HTTP_PORT}{HEALTH_LIVE_PATH}",
+    ]
+    assert importlib.util.find_spec(command[2]) is not None
+
+
+def image_python_version() -> str:
+    dockerfile = (PROJECT_ROOT / "deploy" / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    (version,) = re.findall(r"^ARG PYTHON_VERSION=(\S+)$", dockerfile, flags=re.MULTILINE)
+    return str(version)
 
 
 def test_graceful_stop_outlasts_the_exit_timeout(overlay):

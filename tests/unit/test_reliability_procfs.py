@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from clinserve_runtime.procfs import (
     StubProcess,
@@ -17,6 +21,7 @@ from clinserve_runtime.procfs import (
     python_stubs,
     rss_kib,
     rss_mib,
+    server_pids,
 )
 from clinserve_runtime.stub_check import main as stub_check
 
@@ -112,3 +117,55 @@ def test_a_dead_stub_left_unreaped_fails_the_liveness_check(tmp_path, capsys):
     assert stub_check(["--pid", "10"], proc) == 1
     assert "died (pid 11)" in capsys.readouterr().err
     assert stub_check(["--pid", "99"], proc) == 2
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def live_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/health/live"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_liveness_check_finds_the_server_by_name_and_asks_its_live_endpoint(tmp_path, capsys, live_url):
+    proc = tmp_path / "proc"
+    fake_process(proc, 7, 0, ["/bin/sh"], 1024, "nvidia_entrypoi")  # PID 1 need not be the server
+    fake_process(proc, 10, 7, ["/opt/tritonserver"], 1024, "tritonserver")
+    fake_process(
+        proc, 11, 10, stub_argv("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), 1024, "triton_python_b"
+    )
+    assert server_pids(proc) == [10]
+    assert stub_check(["--live-url", live_url], proc) == 0
+
+    _Health.status = 503
+    try:
+        assert stub_check(["--live-url", live_url], proc) == 1
+        assert "HTTP 503" in capsys.readouterr().err
+    finally:
+        _Health.status = 200
+    assert stub_check(["--live-url", "http://127.0.0.1:9/v2/health/live"], proc) == 1
+    assert "unreachable" in capsys.readouterr().err
+
+    (proc / "11" / "stat").write_text("11 (triton_python_b) Z 10 1 1 0 -1\n")  # the stub died
+    assert stub_check(["--live-url", live_url], proc) == 1
+    assert "died (pid 11)" in capsys.readouterr().err
+
+
+def test_the_liveness_check_without_a_server_says_so(tmp_path, capsys):
+    proc = tmp_path / "proc"
+    fake_process(proc, 7, 0, ["/bin/sh"], 1024, "sh")
+    assert stub_check([], proc) == 2
+    assert "no tritonserver process" in capsys.readouterr().err
