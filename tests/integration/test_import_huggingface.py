@@ -147,6 +147,7 @@ def test_cpu_profile_fuses_quantizes_and_keeps_the_labels(tmp_path, checkpoints)
     record = import_model(request, QUIET)
     facts = record["profile_facts"]
     assert facts["fused_operators"].get("SkipLayerNormalization", 0) > 0
+    assert facts["untyped_tensors_taken_as_fp32"] > 0  # counted, not printed (see profiles.py)
     comparison = facts["comparison"]
     assert comparison["unit_agreement"] >= 0.99
     assert comparison["fp32_sequences_per_s"] > 0 and comparison["optimized_sequences_per_s"] > 0
