@@ -92,6 +92,7 @@ class Plan:
     budget_s: float
     command: str
     background_sample_s: float = 3.0
+    paired_texts: int = 48
     skipped: list[str] = field(default_factory=list)
 
 
@@ -316,8 +317,22 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
         if "transformers" in peers:
             result["peers"]["transformers"]["parity"] = json.loads((checkpoint / STAMP).read_text())["parity"]
 
+        final = servers[variants[-1].name]
+        if plan.paired_texts:
+            paired_output = plan.work_dir / f"paired-{size}.json"
+            log(f"{size}: single texts, served [{variants[-1].name}] and limit interleaved")
+            run_child(
+                [
+                    sys.executable, "-m", "benchmarks.paired", "--url", final.grpc_url,
+                    "--model", MAIN_MODEL, "--repository", str(weights),
+                    "--corpus", str(corpus_path), "--texts", str(plan.paired_texts),
+                    "--output", str(paired_output),
+                ],
+                log_path=logs / "paired.log",
+                timeout_s=900,
+            )  # fmt: skip
+            result["paired"] = json.loads(paired_output.read_text(encoding="utf-8"))
         if long_docs_here:
-            final = servers[variants[-1].name]
             long_output = plan.work_dir / f"long-docs-{size}.json"
             log(
                 f"{size} long documents {plan.long_doc_sizes} chars ({LONG_DOC_MODEL}, [{variants[-1].name}])"
@@ -414,6 +429,12 @@ def parse_args(argv: list[str] | None) -> Plan:
         "--warmup", type=float, help="minimum warm-up seconds per level (default: 2 base, 1 tiny)"
     )
     parser.add_argument("--corpus-size", type=int, default=160)
+    parser.add_argument(
+        "--paired-texts",
+        type=int,
+        default=48,
+        help="texts for the interleaved single-text comparison (benchmarks.paired); 0 skips it",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peers", action="store_true", help="skip the FastAPI peers")
     parser.add_argument("--no-long-docs", action="store_true", help="skip long-document token classification")
@@ -430,8 +451,8 @@ def parse_args(argv: list[str] | None) -> Plan:
         variants = select(args.variants)
     except ValueError as exc:
         parser.error(str(exc))
-    if any(c < 1 for c in args.concurrency) or args.corpus_size < 1:
-        parser.error("concurrency levels and the corpus size must be >= 1")
+    if any(c < 1 for c in args.concurrency) or args.corpus_size < 1 or args.paired_texts < 0:
+        parser.error("concurrency levels and the corpus size must be >= 1, --paired-texts >= 0")
     duration = {s: args.duration or DEFAULT_DURATION_S[s] for s in SIZES}
     warmup = {s: args.warmup if args.warmup is not None else DEFAULT_WARMUP_S[s] for s in SIZES}
     return Plan(
@@ -451,6 +472,7 @@ def parse_args(argv: list[str] | None) -> Plan:
         budget_s=args.budget,
         command=shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         background_sample_s=args.background_sample,
+        paired_texts=args.paired_texts,
     )
 
 

@@ -28,7 +28,7 @@ def smoke_run(tmp_path_factory):
     command = [
         sys.executable, "-m", "benchmarks",
         "--sizes", "tiny", "tiny-int8", "--variants", "current", "--concurrency", "2",
-        "--duration", "1", "--warmup", "0.2", "--corpus-size", "16",
+        "--duration", "1", "--warmup", "0.2", "--corpus-size", "16", "--paired-texts", "6",
         "--long-doc-sizes", "1000", "3000", "--long-doc-repeats", "1",
         "--background-sample", "0.2", "--budget", "500",
         "--work-dir", str(root / "work"), "--output-dir", str(output),
@@ -43,7 +43,9 @@ def smoke_run(tmp_path_factory):
 def test_smoke_run_prints_the_key_ratios(smoke_run):
     stdout, _, _ = smoke_run
     assert "tiny served/limit throughput at c=2" in stdout
-    assert "tiny p50 at c=1" not in stdout  # c=1 was not measured: no latency ratio is invented
+    # The load ran at c=2 only; the latency target comes from the interleaved single-text run.
+    assert "tiny p50 at c=1 minus limit single-text latency (ms)" in stdout
+    assert "interleaved (12 pairs)" in stdout
     assert "tiny served/transformers peer peak throughput" in stdout
     assert "tiny served/onnx peer peak throughput" in stdout
     assert "tiny-int8 served/transformers peer peak throughput" in stdout
@@ -65,6 +67,9 @@ def test_smoke_run_measures_every_target_without_errors(smoke_run):
         assert level["summary"]["requests"] > 0
         assert level["summary"]["errors"] == 0, level["error_samples"]
     assert tiny["peers"]["transformers"]["parity"]["max_abs_diff"] < 1e-4
+    paired = tiny["paired"]
+    assert (paired["texts"], paired["rounds"], paired["calls"]) == (6, 2, 12)
+    assert paired["limit_p50_ms"] > 0 and paired["served_p50_ms"] > 0
     assert results["skipped"] == []
 
 

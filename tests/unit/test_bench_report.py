@@ -254,3 +254,24 @@ def test_ratios_use_the_better_of_the_limit_runs_next_to_their_level_in_time():
     assert ratios["p50"].value == pytest.approx(52.0 - 49.0)  # neighbours of c=1: 50 ms, 49 ms
     text = render(record, {"base": MODELS}, {})
     assert "| after c=8 | 30.0 | 70.0 | 24 |" in text
+
+
+def test_the_latency_target_uses_the_interleaved_measurement_when_there_is_one():
+    record = results(served_c1_p50=70.0)  # separate runs: 70 vs 50 ms, 20 ms apart
+    record["sizes"]["base"]["paired"] = {
+        "texts": 48,
+        "rounds": 2,
+        "calls": 96,
+        "served_p50_ms": 41.5,
+        "served_p95_ms": 90.0,
+        "limit_p50_ms": 39.0,
+        "limit_p95_ms": 85.0,
+        "excess_p50_ms": 2.5,
+        "difference_p50_ms": 2.2,
+    }
+    latency = by_name(key_ratios(record))["p50"]
+    assert latency.value == pytest.approx(2.5) and latency.met
+    assert "interleaved (96 pairs)" in latency.detail
+    report = render(record, {"base": []}, {})
+    assert "### Single text: served and limit interleaved" in report
+    assert "p50 excess +2.50 ms" in report
