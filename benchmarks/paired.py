@@ -1,6 +1,6 @@
 """Single-text latency of the served ensemble against the limit, interleaved text by text.
 
-    python -m benchmarks.paired --url 127.0.0.1:8001 --model treatment_changes \
+    python -m benchmarks.paired --target current=127.0.0.1:8001 --model treatment_changes \
         --repository build/bench/weights/base --corpus build/bench/corpus.jsonl --output paired.json
 
 The latency target (p50 at concurrency 1 within 3 ms of the limit's single-text latency) is
@@ -8,9 +8,11 @@ smaller than the drift of a shared two-core machine between two measurements tak
 apart: limit runs of the same 48 texts gave p50s from 21 to 32 ms in one benchmark run. So this
 measures both in one loop, in one process, on the same texts: for every text, one gRPC call to
 the served ensemble and one in-process limit call (tokenize, then one ONNX Runtime call at batch
-1 padded to the text's own length, as ``benchmarks.limit`` does), in alternating order (ABBA)
-so neither side always runs first. Background load then falls on both alike, and the paired
-differences say how much the served path adds to the same text at the same moment.
+1 padded to the text's own length, as ``benchmarks.limit`` does), in rotating order so no side
+always runs first. Background load then falls on both alike, and the paired differences say how
+much the served path adds to the same text at the same moment. With several ``--target``
+servers (serving-settings variants), each gets its call per text in the same rotation, so their
+latencies compare as fairly as their excesses over the limit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,11 @@ REQUEST_TIMEOUT_S = 60.0
 WARMUP_TEXTS = 4
 
 
-def served_first(round_index: int, text_index: int) -> bool:
-    """ABBA order: the served call goes first on every other text, swapped every other round."""
-    return (round_index + text_index) % 2 == 0
+def call_order(sides: int, round_index: int, text_index: int) -> list[int]:
+    """The order of the ``sides`` calls for one text: rotated by one from each text to the next
+    and from each round to the next, so every side runs first equally often."""
+    start = (round_index + text_index) % sides
+    return [(start + k) % sides for k in range(sides)]
 
 
 def summarize(served_ms: Sequence[float], limit_ms: Sequence[float]) -> dict[str, Any]:
@@ -56,7 +60,7 @@ def summarize(served_ms: Sequence[float], limit_ms: Sequence[float]) -> dict[str
 
 
 def measure(
-    url: str,
+    targets: Mapping[str, str],
     model: str,
     repository: Path,
     texts: Sequence[str],
@@ -64,7 +68,7 @@ def measure(
     rounds: int = 2,
     intra_op_threads: int = 0,
 ) -> dict[str, Any]:
-    """Interleave served and limit calls over ``texts`` for ``rounds`` rounds; a JSON-ready record."""
+    """Interleave the limit and every target (name -> gRPC URL) over ``texts``; a JSON-ready record."""
     import tritonclient.grpc as grpcclient
 
     spec = load_catalog()[model]
@@ -77,47 +81,51 @@ def measure(
         sess_options=options,
         providers=["CPUExecutionProvider"],
     )
-    client = grpcclient.InferenceServerClient(url)
+    clients = {name: grpcclient.InferenceServerClient(url) for name, url in targets.items()}
 
-    def served(text: str) -> None:
-        data = grpcclient.InferInput("TEXT", [1], "BYTES")
-        data.set_data_from_numpy(np.array([text.encode("utf-8")], dtype=np.object_))
-        response = client.infer(
-            model,
-            [data],
-            outputs=[grpcclient.InferRequestedOutput("RESULT")],
-            client_timeout=REQUEST_TIMEOUT_S,
-        )
-        results = response.as_numpy("RESULT")
-        if results is None or len(results) != 1 or json.loads(results[0]).get("model") != model:
-            raise RuntimeError(f"{model}: unexpected answer {results!r:.200}")
+    def served(client: Any) -> Callable[[str], None]:
+        def call(text: str) -> None:
+            data = grpcclient.InferInput("TEXT", [1], "BYTES")
+            data.set_data_from_numpy(np.array([text.encode("utf-8")], dtype=np.object_))
+            response = client.infer(
+                model,
+                [data],
+                outputs=[grpcclient.InferRequestedOutput("RESULT")],
+                client_timeout=REQUEST_TIMEOUT_S,
+            )
+            results = response.as_numpy("RESULT")
+            if results is None or len(results) != 1 or json.loads(results[0]).get("model") != model:
+                raise RuntimeError(f"{model}: unexpected answer {results!r:.200}")
+
+        return call
 
     def limit(text: str) -> None:
         (sequence,) = tokenizer.encode([text])
         session.run(None, pad_batch([sequence], len(sequence), tokenizer.pad_id))
 
-    def timed(call: Callable[[str], None], text: str) -> float:
-        started = time.perf_counter()
-        call(text)
-        return (time.perf_counter() - started) * 1000
-
+    sides: list[tuple[str, Callable[[str], None]]] = [("limit", limit)]
+    sides += [(name, served(client)) for name, client in clients.items()]
+    times: dict[str, list[float]] = {name: [] for name, _ in sides}
     try:
         for text in texts[:WARMUP_TEXTS]:
-            served(text)
-            limit(text)
-        served_ms: list[float] = []
-        limit_ms: list[float] = []
+            for _, call in sides:
+                call(text)
         for round_index in range(rounds):
             for text_index, text in enumerate(texts):
-                if served_first(round_index, text_index):
-                    served_ms.append(timed(served, text))
-                    limit_ms.append(timed(limit, text))
-                else:
-                    limit_ms.append(timed(limit, text))
-                    served_ms.append(timed(served, text))
+                for side in call_order(len(sides), round_index, text_index):
+                    name, call = sides[side]
+                    started = time.perf_counter()
+                    call(text)
+                    times[name].append((time.perf_counter() - started) * 1000)
     finally:
-        client.close()
-    return {"model": model, "texts": len(texts), "rounds": rounds, **summarize(served_ms, limit_ms)}
+        for client in clients.values():
+            client.close()
+    return {
+        "model": model,
+        "texts": len(texts),
+        "rounds": rounds,
+        "targets": {name: summarize(times[name], times["limit"]) for name in targets},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", required=True, help="the server's gRPC HOST:PORT")
+    parser.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        metavar="NAME=HOST:PORT",
+        help="a served ensemble (repeatable)",
+    )
     parser.add_argument("--model", required=True)
     parser.add_argument("--repository", type=Path, required=True, help="where the served weights are")
     parser.add_argument("--corpus", type=Path, required=True)
@@ -135,15 +149,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.texts < 1 or args.rounds < 1:
         parser.error("--texts and --rounds must be >= 1")
+    targets = dict(item.partition("=")[::2] for item in args.target)
+    if any(not name or not url or name == "limit" for name, url in targets.items()):
+        parser.error("--target takes NAME=HOST:PORT (NAME not 'limit')")
     texts = spread([t.text for t in load_corpus(args.corpus)], args.texts)
-    record = measure(args.url, args.model, args.repository, texts, rounds=args.rounds)
+    record = measure(targets, args.model, args.repository, texts, rounds=args.rounds)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"single text, interleaved ({record['calls']} pairs): served p50 {record['served_p50_ms']:.1f} ms,"
-        f" limit p50 {record['limit_p50_ms']:.1f} ms, excess {record['excess_p50_ms']:+.2f} ms"
-        f" (per-text difference p50 {record['difference_p50_ms']:+.2f} ms)"
-    )
+    for name, side in record["targets"].items():
+        print(
+            f"single text, interleaved ({side['calls']} calls each), [{name}]: served p50"
+            f" {side['served_p50_ms']:.1f} ms, limit p50 {side['limit_p50_ms']:.1f} ms,"
+            f" excess {side['excess_p50_ms']:+.2f} ms"
+            f" (per-text difference p50 {side['difference_p50_ms']:+.2f} ms)"
+        )
     return 0
 
 

@@ -134,7 +134,7 @@ def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
                     f"{headline['throughput']:.1f} vs {limit_tps:.1f} texts/s",
                 )
             )
-        paired = size.get("paired")
+        paired = size.get("paired", {}).get("targets", {}).get(final["name"])
         single = at_concurrency(load, 1)
         if paired is not None:
             # Served and limit interleaved text by text (benchmarks.paired): drift of the machine
@@ -318,20 +318,31 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
 
 
 def paired_section(paired: Mapping[str, Any]) -> str:
-    """The interleaved single-text comparison."""
+    """The interleaved single-text comparison: the limit and every served variant."""
+    sides = paired["targets"]
+    first = next(iter(sides.values()))
     rows = [
-        ["served (gRPC, ensemble)", _fmt(paired["served_p50_ms"]), _fmt(paired["served_p95_ms"])],
-        ["limit (tokenize + ORT, batch 1, own length)", _fmt(paired["limit_p50_ms"]),
-         _fmt(paired["limit_p95_ms"])],
+        [
+            "limit (tokenize + ORT, batch 1, own length)",
+            _fmt(first["limit_p50_ms"]),
+            _fmt(first["limit_p95_ms"]),
+            "-",
+            "-",
+        ]
+    ]
+    rows += [
+        [f"Triton [{name}]", _fmt(side["served_p50_ms"]), _fmt(side["served_p95_ms"]),
+         f"{side['excess_p50_ms']:+.2f}", f"{side['difference_p50_ms']:+.2f}"]
+        for name, side in sides.items()
     ]  # fmt: skip
     return "\n".join(
         [
             f"{paired['texts']} texts spread over the corpus, {paired['rounds']} rounds: for every text one"
-            " served call and one limit call in the same process, in alternating order"
-            f" (`benchmarks/paired.py`). p50 excess {paired['excess_p50_ms']:+.2f} ms; median per-text"
-            f" difference {paired['difference_p50_ms']:+.2f} ms.",
+            " limit call and one call to each served variant, in one process, in rotating order"
+            " (`benchmarks/paired.py`). *excess*: served p50 minus limit p50; *difference*: median"
+            " over texts of served minus limit for the same text.",
             "",
-            table(["single text", "p50 ms", "p95 ms"], rows),
+            table(["single text", "p50 ms", "p95 ms", "excess ms", "difference ms"], rows),
             "",
         ]
     )

@@ -320,10 +320,11 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
         final = servers[variants[-1].name]
         if plan.paired_texts:
             paired_output = plan.work_dir / f"paired-{size}.json"
-            log(f"{size}: single texts, served [{variants[-1].name}] and limit interleaved")
+            log(f"{size}: single texts, every served variant and the limit interleaved")
             run_child(
                 [
-                    sys.executable, "-m", "benchmarks.paired", "--url", final.grpc_url,
+                    sys.executable, "-m", "benchmarks.paired",
+                    *[f"--target={name}={server.grpc_url}" for name, server in servers.items()],
                     "--model", MAIN_MODEL, "--repository", str(weights),
                     "--corpus", str(corpus_path), "--texts", str(plan.paired_texts),
                     "--output", str(paired_output),

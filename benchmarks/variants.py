@@ -52,6 +52,11 @@ VARIANTS: dict[str, Variant] = {
             "no-delay with one ONNX instance on one thread: a core left to Triton, the Python steps, clients",
         ),
         Variant(
+            "exact-length",
+            replace(ServingSettings(), length_buckets=tuple(range(1, 513))),
+            "the defaults, each request padded to its own longest sequence (no bucket padding, rarer merges)",
+        ),
+        Variant(
             "one-python",
             replace(NO_DELAY, python_instances=1),
             "no-delay with one tokenizer and one post-processor instance",

@@ -46,6 +46,7 @@ def test_smoke_run_prints_the_key_ratios(smoke_run):
     # The load ran at c=2 only; the latency target comes from the interleaved single-text run.
     assert "tiny p50 at c=1 minus limit single-text latency (ms)" in stdout
     assert "interleaved (12 pairs)" in stdout
+    assert "single text, interleaved (12 calls each), [current]" in stdout
     assert "tiny served/transformers peer peak throughput" in stdout
     assert "tiny served/onnx peer peak throughput" in stdout
     assert "tiny-int8 served/transformers peer peak throughput" in stdout
@@ -68,8 +69,11 @@ def test_smoke_run_measures_every_target_without_errors(smoke_run):
         assert level["summary"]["errors"] == 0, level["error_samples"]
     assert tiny["peers"]["transformers"]["parity"]["max_abs_diff"] < 1e-4
     paired = tiny["paired"]
-    assert (paired["texts"], paired["rounds"], paired["calls"]) == (6, 2, 12)
-    assert paired["limit_p50_ms"] > 0 and paired["served_p50_ms"] > 0
+    assert (paired["texts"], paired["rounds"]) == (6, 2)
+    assert paired["targets"]["current"]["calls"] == 12
+    assert (
+        paired["targets"]["current"]["limit_p50_ms"] > 0 and paired["targets"]["current"]["served_p50_ms"] > 0
+    )
     assert results["skipped"] == []
 
 

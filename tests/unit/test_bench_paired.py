@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.paired import served_first, summarize
+from benchmarks.paired import call_order, summarize
 
 
-def test_calls_alternate_abba_so_neither_side_always_runs_first():
-    first = [[served_first(r, i) for i in range(4)] for r in range(2)]
-    assert first == [[True, False, True, False], [False, True, False, True]]
-    # Over two rounds every text has been first once on each side.
-    assert all(first[0][i] != first[1][i] for i in range(4))
+def test_calls_rotate_so_every_side_runs_first_equally_often():
+    assert call_order(2, 0, 0) == [0, 1] and call_order(2, 0, 1) == [1, 0]
+    assert call_order(2, 1, 0) == [1, 0]  # the next round swaps the order of each text
+    firsts = [call_order(3, r, i)[0] for r in range(2) for i in range(6)]
+    assert sorted(firsts) == [0] * 4 + [1] * 4 + [2] * 4
+    assert all(sorted(call_order(3, 1, i)) == [0, 1, 2] for i in range(3))
 
 
 def test_summary_compares_percentiles_and_per_text_differences():

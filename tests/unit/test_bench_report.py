@@ -258,9 +258,7 @@ def test_ratios_use_the_better_of_the_limit_runs_next_to_their_level_in_time():
 
 def test_the_latency_target_uses_the_interleaved_measurement_when_there_is_one():
     record = results(served_c1_p50=70.0)  # separate runs: 70 vs 50 ms, 20 ms apart
-    record["sizes"]["base"]["paired"] = {
-        "texts": 48,
-        "rounds": 2,
+    side = {
         "calls": 96,
         "served_p50_ms": 41.5,
         "served_p95_ms": 90.0,
@@ -269,9 +267,15 @@ def test_the_latency_target_uses_the_interleaved_measurement_when_there_is_one()
         "excess_p50_ms": 2.5,
         "difference_p50_ms": 2.2,
     }
+    record["sizes"]["base"]["paired"] = {
+        "texts": 48,
+        "rounds": 2,
+        "targets": {"previous": {**side, "excess_p50_ms": 9.0}, "current": side},
+    }
     latency = by_name(key_ratios(record))["p50"]
     assert latency.value == pytest.approx(2.5) and latency.met
     assert "interleaved (96 pairs)" in latency.detail
     report = render(record, {"base": []}, {})
     assert "### Single text: served and limit interleaved" in report
-    assert "p50 excess +2.50 ms" in report
+    assert "| Triton [current] | 41.5 | 90.0 | +2.50 | +2.20 |" in report
+    assert "| Triton [previous] |" in report
