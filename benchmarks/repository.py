@@ -50,11 +50,18 @@ def fp32_size(size: str) -> str:
     return size.removesuffix(INT8_SUFFIX)
 
 
-def build_weights(root: Path, size: str, models: Sequence[str]) -> Path:
-    """Demo weights of ``size`` for ``models`` under ``root/<size>`` (skipped when up to date)."""
+def build_weights(
+    root: Path, size: str, models: Sequence[str], *, source_models: Sequence[str] | None = None
+) -> Path:
+    """Demo weights of ``size`` for ``models`` under ``root/<size>`` (skipped when up to date).
+
+    For an int8 size, ``source_models`` are the models its fp32 size is built with (default:
+    ``models``): building that repository with another list would rebuild it.
+    """
     repository = root / size
     if size.endswith(INT8_SUFFIX):
-        return quantize_weights(build_weights(root, fp32_size(size), models), repository, models)
+        source = build_weights(root, fp32_size(size), source_models or models)
+        return quantize_weights(source, repository, models)
     build(repository, size, models=list(models))
     return repository
 

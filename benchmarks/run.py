@@ -68,7 +68,7 @@ SIZES = ("base", "base-int8", "tiny", "tiny-int8")
 DEFAULT_SIZES = ("base", "base-int8", "tiny")
 DEFAULT_BUDGET_S = 15 * 60
 # Window per concurrency level, by size: the base model answers ~20 texts/s on two cores.
-DEFAULT_DURATION_S = {"base": 8.0, "base-int8": 5.0, "tiny": 3.0, "tiny-int8": 3.0}
+DEFAULT_DURATION_S = {"base": 8.0, "base-int8": 4.0, "tiny": 3.0, "tiny-int8": 3.0}
 DEFAULT_WARMUP_S = {"base": 2.0, "base-int8": 2.0, "tiny": 1.0, "tiny-int8": 1.0}
 
 
@@ -208,13 +208,19 @@ def fit_variants(plan: Plan, clock: Clock, size: str, peers: int, reserve_s: flo
     return variants
 
 
+def weight_models(plan: Plan, size: str) -> list[str]:
+    """The models a size's weights are built with: long documents run on the first size only."""
+    return [MAIN_MODEL] + ([LONG_DOC_MODEL] if plan.long_docs and size == plan.sizes[0] else [])
+
+
 def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> dict[str, Any]:
     """Limit, then every served variant and peer at once, loaded by one interleaving client."""
     long_docs_here = plan.long_docs and size == plan.sizes[0]
-    models = [MAIN_MODEL] + ([LONG_DOC_MODEL] if long_docs_here else [])
+    models = weight_models(plan, size)
+    source_models = weight_models(plan, fp32_size(size))
     log(f"{size}: demo weights for {', '.join(models)}")
-    weights = build_weights(plan.work_dir / "weights", size, models)
-    fp32_weights = build_weights(plan.work_dir / "weights", fp32_size(size), models)
+    weights = build_weights(plan.work_dir / "weights", size, models, source_models=source_models)
+    fp32_weights = build_weights(plan.work_dir / "weights", fp32_size(size), source_models)
     spec = load_catalog()[MAIN_MODEL]
     tokenizer = WholeTextTokenizer(weights / spec.tokenizer_model / "1" / "tokenizer.json", spec.max_tokens)
     result: dict[str, Any] = {"model": MAIN_MODEL, "corpus": corpus_summary(corpus, tokenizer), "peers": {}}
