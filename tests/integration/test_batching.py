@@ -12,7 +12,7 @@ from tritonclient.utils import InferenceServerException
 
 from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.triton import GRPC_ADMIN_KEY_HEADER
-from tests.integration.triton_calls import text_input
+from tests.integration.triton_calls import onnx_inputs, text_input
 
 pytestmark = pytest.mark.integration
 # As many concurrent requests as the tokenizer's queue accepts at once (beyond it Triton sheds
@@ -60,19 +60,10 @@ def send_concurrently(client: grpcclient.InferenceServerClient, model: str, inpu
     assert not errors, [str(e) for e in errors[:3]]
 
 
-def onnx_inputs(length: int) -> list[grpcclient.InferInput]:
+def token_ids(length: int) -> np.ndarray:
     ids = np.full((1, length), 1000, dtype=np.int64)
     ids[0, 0], ids[0, -1] = 2, 3
-    tensors = []
-    for name, value in (
-        ("input_ids", ids),
-        ("attention_mask", np.ones_like(ids)),
-        ("token_type_ids", np.zeros_like(ids)),
-    ):
-        tensor = grpcclient.InferInput(name, list(value.shape), "INT64")
-        tensor.set_data_from_numpy(value)
-        tensors.append(tensor)
-    return tensors
+    return ids
 
 
 def test_the_dynamic_batcher_merges_concurrent_requests_to_the_onnx_step(triton_server):
@@ -83,7 +74,7 @@ def test_the_dynamic_batcher_merges_concurrent_requests_to_the_onnx_step(triton_
     model = "treatment_changes_onnx"
     with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
         before = onnx_stats(client, model, triton_server.admin_key)
-        send_concurrently(client, model, lambda: onnx_inputs(32))
+        send_concurrently(client, model, lambda: onnx_inputs(token_ids(32)))
         inferences, executions = counts_after(client, model, triton_server.admin_key, before)
     assert inferences == CONCURRENT_REQUESTS
     assert executions * 2 <= inferences, f"{executions} executions for {inferences} inferences"

@@ -13,7 +13,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
-from tests.integration.triton_calls import infer
+from tests.integration.triton_calls import infer, onnx_inputs
 
 pytestmark = pytest.mark.integration
 
@@ -74,19 +74,6 @@ def test_every_model_refuses_malformed_tensors_and_keeps_serving(client, catalog
     assert checked == 4 * len(all_model_names(catalog))
     (result,) = infer(client, "drug_development_trials", ["In June 2003, 23 patients received topotecan."])
     assert "entities" in result
-
-
-def onnx_inputs(ids: np.ndarray) -> list[grpcclient.InferInput]:
-    items = []
-    for name, data in (
-        ("input_ids", ids),
-        ("attention_mask", np.ones_like(ids)),
-        ("token_type_ids", np.zeros_like(ids)),
-    ):
-        item = grpcclient.InferInput(name, list(data.shape), "INT64")
-        item.set_data_from_numpy(data)
-        items.append(item)
-    return items
 
 
 def test_out_of_range_token_ids_fail_only_their_own_request(client):

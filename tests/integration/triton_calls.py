@@ -22,3 +22,17 @@ def infer(
 ) -> list[dict[str, Any]]:
     response = client.infer(model, [text_input(texts)], outputs=[grpcclient.InferRequestedOutput("RESULT")])
     return [json.loads(doc) for doc in response.as_numpy("RESULT")]
+
+
+def onnx_inputs(ids: np.ndarray) -> list[grpcclient.InferInput]:
+    """The ONNX step's three inputs for ``ids`` [batch, length]: all attended, one segment."""
+    items = []
+    for name, data in (
+        ("input_ids", ids),
+        ("attention_mask", np.ones_like(ids)),
+        ("token_type_ids", np.zeros_like(ids)),
+    ):
+        item = grpcclient.InferInput(name, list(data.shape), "INT64")
+        item.set_data_from_numpy(data)
+        items.append(item)
+    return items
