@@ -12,7 +12,9 @@ import argparse
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -74,30 +76,56 @@ def main(argv: list[str] | None = None) -> int:
         log_verbose=args.log_verbose,
     )
     server = TritonServer(options)
-    stopping = False
+    # Monotonic time of the first SIGINT/SIGTERM. The handler only signals the server: waiting
+    # for it there deadlocks when the signal lands while the main thread is in Popen.wait().
+    stop_requested_at: float | None = None
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
+        nonlocal stop_requested_at
+        if stop_requested_at is None:
+            stop_requested_at = time.monotonic()
             print(
-                f"\n{signal.Signals(signum).name}: stopping Triton (in-flight requests finish) ...",
+                f"\n{signal.Signals(signum).name}: stopping Triton (in-flight requests finish;"
+                " press Ctrl-C again to kill it now) ...",
                 flush=True,
             )
-            server.stop()
+            server.terminate()
+        else:
+            print(f"{signal.Signals(signum).name} again: killing Triton", flush=True)
+            server.kill()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
         server.start()
+        if stop_requested_at is not None:  # the signal came before there was a process to stop
+            server.terminate()
         server.wait_until_ready(args.ready_timeout)
     except TritonRuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if stop_requested_at is None:
+            print(f"error: {exc}", file=sys.stderr)
         server.stop()
-        return 1
-    if stopping:
-        return 0
-    stamp = read_stamp(options.model_repository) or {}
+        return 0 if stop_requested_at is not None else 1
+    if stop_requested_at is None:
+        print_ready(server, options.model_repository, key_source)
+    # Triton finishes in-flight requests within --exit-timeout-secs of SIGTERM; past that plus
+    # a margin it is killed, so the command always ends.
+    kill_after_s = args.exit_timeout_secs + 15
+    while True:
+        try:
+            code = server.process.wait(timeout=0.5) if server.process is not None else 1
+            break
+        except subprocess.TimeoutExpired:
+            if stop_requested_at is not None and time.monotonic() - stop_requested_at > kill_after_s:
+                print(f"Triton did not stop within {kill_after_s}s: killing it", flush=True)
+                server.kill()
+    server.stop()
+    return 0 if stop_requested_at is not None else code
+
+
+def print_ready(server: TritonServer, repository: Path, key_source: str) -> None:
+    """Where the server listens, which weights it serves, and how to stop it."""
+    stamp = read_stamp(repository) or {}
     weights = str(stamp.get("weights", "unknown"))
     imported_raw = stamp.get(STAMP_IMPORTED)
     imported: dict[str, dict[str, str]] = imported_raw if isinstance(imported_raw, dict) else {}
@@ -120,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )
-    code = server.process.wait() if server.process is not None else 1
-    return 0 if stopping else code
 
 
 if __name__ == "__main__":

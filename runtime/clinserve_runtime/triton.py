@@ -10,6 +10,7 @@ launcher uses it, and the Kubernetes manifests are checked against it by the tes
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import os
 import secrets
@@ -276,8 +277,27 @@ class TritonServer:
             time.sleep(0.5)
         raise TritonRuntimeError(f"tritonserver was not ready after {timeout_s:.0f}s")
 
+    def terminate(self) -> None:
+        """Ask the server to stop (SIGTERM) and return at once.
+
+        Safe inside a signal handler, unlike :meth:`stop`: a handler that waits on the process
+        while the interrupted code is itself in ``Popen.wait()`` deadlocks on Popen's internal
+        lock (docs/runtime.md, lesson 8).
+        """
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its Python stubs (its process group) and return at once."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
     def stop(self, timeout_s: float | None = None) -> int | None:
-        """SIGTERM, wait up to the exit timeout (+ margin), then SIGKILL. Returns the exit code."""
+        """SIGTERM, wait up to the exit timeout (+ margin), then SIGKILL. Returns the exit code.
+
+        Waits, so never call it from a signal handler (see :meth:`terminate`).
+        """
         if self.process is None:
             return None
         if self.process.poll() is None:
