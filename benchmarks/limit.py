@@ -10,6 +10,10 @@ under batching policies:
   texts of equal bucket: the served padding with perfect merging;
 - ``fixed``: pad everything to ``max_tokens``: batching without any length policy.
 
+A policy may add ``xN`` (``sorted:1x2``): N threads then share the batches and the one session,
+as concurrent requests do in a server that runs ONNX Runtime per request. On two cores it does
+not beat one caller with batches (docs/benchmarks.md), so the defaults have none.
+
 Tokenization is timed apart from inference. The single-text latency (tokenize + one ORT call at
 batch 1, padded to its own length) is the floor for the served latency at concurrency 1.
 
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -61,6 +66,7 @@ class PolicyResult:
 
     policy: str
     batch_size: int
+    callers: int
     texts: int
     infer_s: float
     padded_tokens: int
@@ -70,6 +76,11 @@ class PolicyResult:
     def texts_per_s(self) -> float:
         """Inference-only throughput."""
         return self.texts / self.infer_s
+
+    @property
+    def label(self) -> str:
+        """``sorted:8``, or ``sorted:8x2`` with two callers."""
+        return f"{self.policy}:{self.batch_size}" + (f"x{self.callers}" if self.callers > 1 else "")
 
 
 class WholeTextTokenizer:
@@ -146,18 +157,35 @@ def run_policy(
     max_tokens: int,
     pad_id: int,
     buckets: Sequence[int] = DEFAULT_BUCKETS,
+    callers: int = 1,
 ) -> PolicyResult:
-    """Time ORT over the whole corpus under one policy (feeds are built outside the clock)."""
+    """Time ORT over the whole corpus under one policy (feeds are built outside the clock).
+
+    With ``callers`` > 1, that many threads take every ``callers``-th batch and run them
+    concurrently on the one session (its thread pool is shared, as in a per-request server).
+    """
     lengths = [len(s) for s in sequences]
     batches = plan_batches(lengths, policy, batch_size, max_tokens=max_tokens, buckets=buckets)
     feeds = [pad_batch([sequences[i] for i in indices], length, pad_id) for indices, length in batches]
+
+    def run_share(share: Sequence[dict[str, Any]]) -> None:
+        for feed in share:
+            session.run(None, feed)
+
     started = time.perf_counter()
-    for feed in feeds:
-        session.run(None, feed)
+    if callers == 1:
+        run_share(feeds)
+    else:
+        threads = [threading.Thread(target=run_share, args=(feeds[k::callers],)) for k in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     elapsed = time.perf_counter() - started
     return PolicyResult(
         policy=policy,
         batch_size=batch_size,
+        callers=callers,
         texts=len(sequences),
         infer_s=elapsed,
         padded_tokens=sum(len(indices) * length for indices, length in batches),
@@ -194,12 +222,23 @@ def single_text_latencies(
     return {"tokenize_ms": tokenize_ms, "infer_ms": infer_ms}
 
 
-def parse_policy(text: str) -> tuple[str, int]:
-    """``"sorted:32"`` -> ``("sorted", 32)``."""
-    name, _, size = text.partition(":")
-    if name not in POLICIES or not size.isdigit() or int(size) < 1:
-        raise ValueError(f"policy must look like NAME:BATCH with NAME one of {POLICIES}, got {text!r}")
-    return name, int(size)
+def parse_policy(text: str) -> tuple[str, int, int]:
+    """``"sorted:32"`` -> ``("sorted", 32, 1)``; ``"sorted:1x2"`` -> ``("sorted", 1, 2)``."""
+    name, _, rest = text.partition(":")
+    size, separator, callers = rest.partition("x")
+    callers = callers if separator else "1"
+    if (
+        name not in POLICIES
+        or not size.isdigit()
+        or int(size) < 1
+        or not callers.isdigit()
+        or int(callers) < 1
+    ):
+        raise ValueError(
+            f"policy must look like NAME:BATCH or NAME:BATCHxTHREADS with NAME one of {POLICIES},"
+            f" got {text!r}"
+        )
+    return name, int(size), int(callers)
 
 
 def measure(
@@ -240,8 +279,9 @@ def measure(
             max_tokens=spec.max_tokens,
             pad_id=tokenizer.pad_id,
             buckets=buckets,
+            callers=callers,
         )
-        for name, size in map(parse_policy, policies)
+        for name, size, callers in map(parse_policy, policies)
     ]
     best = max(results, key=lambda r: r.texts_per_s)
     single = single_text_latencies(session, tokenizer, spread(texts, single_texts))
@@ -254,10 +294,11 @@ def measure(
         "texts": len(texts),
         "tokenize_s": tokenize_s,
         "tokenize_ms_per_text": tokenize_s * 1000 / max(len(texts), 1),
-        "policies": [{**asdict(r), "texts_per_s": r.texts_per_s} for r in results],
+        "policies": [{**asdict(r), "texts_per_s": r.texts_per_s, "label": r.label} for r in results],
         "best": {
             **asdict(best),
             "texts_per_s": best.texts_per_s,
+            "label": best.label,
             "texts_per_s_with_tokenization": len(texts) / (best.infer_s + tokenize_s),
         },
         "single": {
@@ -279,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES), help="NAME:BATCH ...")
+    parser.add_argument(
+        "--policies", nargs="+", default=list(DEFAULT_POLICIES), help="NAME:BATCH[xTHREADS] ..."
+    )
     parser.add_argument("--intra-op-threads", type=int, default=0)
     parser.add_argument("--single-texts", type=int, default=48, help="texts timed one at a time")
     parser.add_argument("--buckets", type=int, nargs="+", default=list(DEFAULT_BUCKETS))
@@ -298,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     best = record["best"]
     print(
-        f"limit {args.model}: {best['texts_per_s']:.1f} texts/s ({best['policy']}:{best['batch_size']}),"
+        f"limit {args.model}: {best['texts_per_s']:.1f} texts/s ({best['label']}),"
         f" single text p50 {record['single']['p50_ms']:.1f} ms"
     )
     return 0

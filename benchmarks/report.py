@@ -50,6 +50,12 @@ class KeyRatio:
         return f"{self.size:>4} {self.name}: {self.value:.2f} (target {self.target}, {mark}) - {self.detail}"
 
 
+def policy_label(policy: Mapping[str, Any]) -> str:
+    """``sorted:8`` (``sorted:8x2`` with two callers) of a limit policy record; older result
+    files have no ``label``."""
+    return str(policy.get("label") or f"{policy['policy']}:{policy['batch_size']}")
+
+
 def summaries(load: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
     """Concurrency -> summary of a load run (levels that failed are left out)."""
     if not load:
@@ -219,7 +225,7 @@ def throughput_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
     limit = size["limit"]
     rows = [
         [
-            f"limit (ORT in-process, {limit['best']['policy']}:{limit['best']['batch_size']}; single text)",
+            f"limit (ORT in-process, {policy_label(limit['best'])}; single text)",
             *[f"{limit_throughput(size, c):.1f} / {limit_single_ms(size, c):.0f} / -" for c in concurrency],
         ]
     ]
@@ -349,7 +355,7 @@ def limit_section(size: dict[str, Any]) -> str:
     limit = size["limit"]
     rows = [
         [
-            f"{p['policy']}:{p['batch_size']}", _fmt(p["texts_per_s"]), str(p["padded_tokens"]),
+            policy_label(p), _fmt(p["texts_per_s"]), str(p["padded_tokens"]),
             _fmt(padding(p), 2),
         ]
         for p in limit["policies"]
@@ -472,8 +478,8 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
             f"Padding: buckets {_buckets(limit)} compute {padding(best_bucket):.2f}x the real tokens against"
             f" {padding(best_sorted):.2f}x for sorted batches; in-process, bucketed batches run"
             f" {best_bucket['texts_per_s']:.1f} texts/s against {best_sorted['texts_per_s']:.1f} for sorted"
-            f" ones ({best_bucket['policy']}:{best_bucket['batch_size']} vs"
-            f" {best_sorted['policy']}:{best_sorted['batch_size']})."
+            f" ones ({policy_label(best_bucket)} vs"
+            f" {policy_label(best_sorted)})."
         )
     return notes
 

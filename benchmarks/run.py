@@ -44,7 +44,7 @@ from benchmarks.corpus import DEFAULT_MIX, generate_corpus, save_corpus
 from benchmarks.limit import WholeTextTokenizer, spread
 from benchmarks.peers.hf_checkpoint import STAMP
 from benchmarks.peers.serve import PeerServer
-from benchmarks.report import write_report
+from benchmarks.report import policy_label, write_report
 from benchmarks.repository import (
     INT8_SUFFIX,
     Variant,
@@ -292,7 +292,7 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
         targets_path = plan.work_dir / f"targets-{size}.json"
         targets_path.write_text(json.dumps(targets), encoding="utf-8")
         best = result["limit"]["best"]
-        best_policy = f"{best['policy']}:{best['batch_size']}"
+        best_policy = policy_label(best)
         loads: dict[str, dict[str, Any]] = {t["name"]: {"target": t["url"], "levels": []} for t in targets}
         result["limit_windows"] = []
         for concurrency in plan.concurrency:

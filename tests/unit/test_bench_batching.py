@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from benchmarks.limit import parse_policy, plan_batches, spread
@@ -65,8 +66,9 @@ def test_unknown_policy_or_batch_size_raises_error():
 
 
 def test_policy_spec_parsing():
-    assert parse_policy("sorted:32") == ("sorted", 32)
-    for bad in ("sorted", "sorted:0", "greedy:8", "bucket:x"):
+    assert parse_policy("sorted:32") == ("sorted", 32, 1)
+    assert parse_policy("sorted:1x2") == ("sorted", 1, 2)
+    for bad in ("sorted", "sorted:0", "greedy:8", "bucket:x", "sorted:8x0", "sorted:8x"):
         with pytest.raises(ValueError, match="NAME:BATCH"):
             parse_policy(bad)
 
@@ -78,3 +80,30 @@ def test_single_text_subset_spreads_over_the_corpus_and_is_the_same_every_time()
     assert chosen[0] == "t0" and chosen[-1] == "t156"  # reaches the end, not only a prefix
     assert chosen == spread(texts, 48)
     assert spread(texts[:5], 48) == texts[:5]
+
+
+def test_several_callers_run_every_batch_once_on_the_shared_session():
+    import onnxruntime as ort
+
+    from benchmarks.limit import run_policy
+    from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
+
+    graph = build_bert_classifier("treatment_changes", 2, token_level=False, shape=DEMO_SIZES["tiny"])
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    sequences = [np.arange(1, n + 1, dtype=np.int64) for n in (5, 9, 3, 12, 7, 4, 8)]
+    runs: list[int] = []
+    original_run = session.run
+
+    def counting_run(outputs, feeds):  # the real session, counted
+        runs.append(feeds["input_ids"].shape[0])
+        return original_run(outputs, feeds)
+
+    session.run = counting_run
+    one = run_policy(session, sequences, "sorted", 2, max_tokens=16, pad_id=0, buckets=(16,))
+    total_one = sum(runs)
+    runs.clear()
+    three = run_policy(session, sequences, "sorted", 2, max_tokens=16, pad_id=0, buckets=(16,), callers=3)
+    assert sum(runs) == total_one == len(sequences)  # every text once, whatever the callers
+    assert len(runs) == 4
+    assert (one.label, three.label) == ("sorted:2", "sorted:2x3")
+    assert three.padded_tokens == one.padded_tokens and three.texts_per_s > 0
