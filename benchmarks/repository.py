@@ -4,7 +4,9 @@ Demo weights are built once per size with only the benchmarked models
 (``clinserve_runtime.build_demo.build(models=...)``). A *variant* is the same weights served
 with other :class:`~clinserve_runtime.configs.ServingSettings`: its folder hard-links the
 weights and tokenizer files and holds freshly rendered ``config.pbtxt`` files, so comparing
-settings costs no rebuild and no copy of a 440 MB graph.
+settings costs no rebuild and no copy of a 440 MB graph. Only a variant whose settings want
+the other graph form (``trim_padding``, see ``clinserve_runtime.padding_trim``) gets its own
+rewritten copy of the graph.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import onnx
+
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_runtime.build_demo import build
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.padding_trim import is_trimmed, untrim
+from clinserve_runtime.repository import served_graph
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,14 @@ def quantize_weights(source: Path, target: Path, models: Sequence[str]) -> Path:
     for name, graph in graphs.items():
         work = target / ".int8-work" / name
         work.mkdir(parents=True)
-        quantized, _facts = optimize_cpu(graph, work, progress)
+        # The optimizer matches BERT patterns from the graph inputs: give it the plain graph,
+        # then write the result in the form the default settings serve, as an import would.
+        plain = work / "fp32.onnx"
+        onnx.save_model(untrim(onnx.load(str(graph))), str(plain))
+        quantized, _facts = optimize_cpu(plain, work, progress)
         served = target / specs[name].onnx_model / "1" / "model.onnx"
         served.unlink()  # a hard link to the fp32 graph: replace it, never write through it
-        shutil.move(str(quantized), served)
+        onnx.save_model(served_graph(quantized, specs[name], ServingSettings()), str(served))
     shutil.rmtree(target / ".int8-work")
     stamp.write_text(json.dumps(identity), encoding="utf-8")
     return target
@@ -130,7 +140,11 @@ def materialize(source: Path, target: Path, models: Sequence[str], variant: Vari
             version = target / model_name / "1"
             version.mkdir(parents=True)
             for item in source_version.iterdir():
-                if item.is_file():
+                if item.name == "model.onnx" and is_trimmed(
+                    onnx.load(str(item), load_external_data=False)
+                ) != (variant.settings.trims_padding()):
+                    onnx.save_model(served_graph(item, spec, variant.settings), str(version / item.name))
+                elif item.is_file():
                     _link_or_copy(item, version / item.name)
             (target / model_name / "config.pbtxt").write_text(config, encoding="utf-8")
     return target

@@ -13,9 +13,14 @@ from benchmarks.repository import Variant
 from clinserve_runtime.configs import ServingSettings
 
 # Only the knobs this benchmark changed are pinned to their old values (a 2 ms batching delay,
-# buckets doubling from 16); everything else follows the current defaults, so `previous` against
-# `current` isolates exactly those changes.
-PREVIOUS = replace(ServingSettings(), max_queue_delay_us=2000, length_buckets=(16, 32, 64, 128, 256, 512))
+# buckets doubling from 16, graphs that compute their padding); everything else follows the
+# current defaults, so `previous` against `current` isolates exactly those changes.
+PREVIOUS = replace(
+    ServingSettings(),
+    max_queue_delay_us=2000,
+    length_buckets=(16, 32, 64, 128, 256, 512),
+    trim_padding=False,
+)
 NO_DELAY = replace(PREVIOUS, max_queue_delay_us=0)
 FINE_BUCKETS = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
 
@@ -55,6 +60,16 @@ VARIANTS: dict[str, Variant] = {
             "exact-length",
             replace(ServingSettings(), length_buckets=tuple(range(1, 513))),
             "the defaults, each request padded to its own longest sequence (no bucket padding, rarer merges)",
+        ),
+        Variant(
+            "no-trim",
+            replace(ServingSettings(), trim_padding=False),
+            "the defaults with plain graphs that compute the bucket padding (before padding trimming)",
+        ),
+        Variant(
+            "trim-doubling",
+            replace(ServingSettings(), length_buckets=PREVIOUS.length_buckets),
+            "the defaults with buckets 16-512 by doubling: more merges, the padding trimmed away",
         ),
         Variant(
             "one-python",

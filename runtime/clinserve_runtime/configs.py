@@ -87,6 +87,10 @@ class ServingSettings:
         length_buckets: Padding lengths the tokenizer chooses from; empty (the default) means
             the execution profile's (``PROFILE_LENGTH_BUCKETS``). Use :meth:`buckets`.
         execution_profile: ``cpu`` or ``gpu`` (instance kind and accelerators).
+        trim_padding: On the ``cpu`` profile, write ONNX graphs that compute only up to their
+            batch's longest real sequence (``clinserve_runtime.padding_trim``): requests still
+            merge by length bucket, but no execution pays for bucket padding. Use
+            :meth:`trims_padding`.
         trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
     """
 
@@ -108,10 +112,19 @@ class ServingSettings:
     length_buckets: tuple[int, ...] = ()
     execution_profile: str = "cpu"
     trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
+    trim_padding: bool = True
 
     def buckets(self) -> tuple[int, ...]:
         """The padding lengths in force: ``length_buckets``, else the profile's default."""
         return self.length_buckets or PROFILE_LENGTH_BUCKETS.get(self.execution_profile, DEFAULT_BUCKETS)
+
+    def trims_padding(self) -> bool:
+        """Whether the ONNX graphs are written trimmed of padding.
+
+        ``trim_padding``, on the ``cpu`` profile only: TensorRT cannot take shapes computed
+        from tensor values.
+        """
+        return self.trim_padding and self.execution_profile == "cpu"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,7 @@ from tokenizers import Tokenizer
 
 from clinserve_ensemble.catalog import ModelSpec
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.padding_trim import trim_padding, untrim
 
 BUILD_STAMP = "clinserve-build.json"
 # Stamp key of the entries imported with real weights (clinserve-import); demo builds keep them.
@@ -81,15 +83,35 @@ def write_model_entry(
         (root / spec.postprocess_model / "1" / "model.py").write_text(ADAPTERS["postprocess"])
         tokenizer.save(str(root / spec.tokenizer_model / "1" / "tokenizer.json"))
         target = root / spec.onnx_model / "1" / "model.onnx"
-        if isinstance(onnx_model, Path):
-            shutil.copyfile(onnx_model, target)
-        else:
-            onnx.save_model(onnx_model, str(target))
+        onnx.save_model(served_graph(onnx_model, spec, settings), str(target))
         for model_name in spec.triton_models:
             final = repository / model_name
             if final.exists():
                 shutil.rmtree(final)
             (root / model_name).rename(final)
+
+
+def served_graph(
+    onnx_model: onnx.ModelProto | Path, spec: ModelSpec, settings: ServingSettings
+) -> onnx.ModelProto:
+    """The graph as the settings serve it: trimmed of padding on the ``cpu`` profile, plain else.
+
+    A graph that cannot be trimmed (an opset before 13, say) is served plain, with a warning:
+    it gives the same results, it only computes the padding.
+    """
+    model = onnx.load(str(onnx_model)) if isinstance(onnx_model, Path) else onnx_model
+    if not settings.trims_padding():
+        return untrim(model)
+    try:
+        return trim_padding(model, token_level=spec.is_token_classifier)
+    except ValueError as exc:
+        warnings.warn(f"{spec.onnx_model} is served without padding trimming: {exc}", stacklevel=2)
+        return model
+
+
+def graph_form(settings: ServingSettings) -> str:
+    """What :func:`served_graph` makes of a graph under ``settings`` (part of the fingerprint)."""
+    return "trimmed" if settings.trims_padding() else "plain"
 
 
 def catalog_fingerprint(specs: dict[str, ModelSpec], settings: ServingSettings | None = None) -> str:
@@ -105,6 +127,7 @@ def catalog_fingerprint(specs: dict[str, ModelSpec], settings: ServingSettings |
             "catalog": {n: asdict(s) for n, s in sorted(specs.items())},
             "configs": {n: render_all(s, settings, marker) for n, s in sorted(specs.items())},
             "adapters": ADAPTERS,
+            "graphs": graph_form(settings),
         },
         sort_keys=True,
     )
