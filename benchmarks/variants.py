@@ -72,6 +72,16 @@ VARIANTS: dict[str, Variant] = {
             "the defaults with buckets 16-512 by doubling: more merges, the padding trimmed away",
         ),
         Variant(
+            "onnx-3-instances",
+            replace(ServingSettings(), onnx_instances=3),
+            "the defaults with 3 ONNX instances",
+        ),
+        Variant(
+            "onnx-4-instances",
+            replace(ServingSettings(), onnx_instances=4),
+            "the defaults with 4 ONNX instances",
+        ),
+        Variant(
             "one-python",
             replace(NO_DELAY, python_instances=1),
             "no-delay with one tokenizer and one post-processor instance",

@@ -3,7 +3,7 @@
 The tokenizer pads every request to a length bucket so that Triton's dynamic batcher, which
 merges only requests of equal shape, can merge them. The padded positions are then pure cost:
 on two cores a 24-token tweet padded to 32 took 20.9 ms through the int8 base graph against
-16.8 ms at 24 (``docs/benchmarks.md``). A trimmed graph starts with
+16.8 ms at 24 (``tools/padding_cost.py``, ``docs/benchmarks.md``). A trimmed graph starts with
 
     longest = max(1, max over the batch of sum(attention_mask))
     input_ids, attention_mask, token_type_ids = each[:, :longest]
@@ -27,7 +27,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+from clinserve_runtime.configs import MODEL_INPUTS
+
 LOGITS = "logits"
 METADATA_KEY = "clinserve.trims_padding"
 PREFIX = "clinserve_trim__"
