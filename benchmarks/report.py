@@ -455,11 +455,17 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
             " merges only requests of equal shape that stand next to each other in its queue, so texts of"
             " different length buckets run in separate executions."
         )
-        instances = int(final.get("settings", {}).get("onnx_instances", 1))
+        settings = final.get("settings", {})
+        instances = int(settings.get("onnx_instances", 1))
+        threads = settings.get("onnx_intra_op_threads", 0) or "all"
+        sharing = (
+            f"a run alone on {threads} thread(s), a run beside another instance's on its share of the cores"
+            if settings.get("onnx_share_cores") and instances > 1
+            else f"every run on {threads} thread(s)"
+        )
         notes.append(
             f"The ONNX step's {instances} instance(s) were busy {onnx.busy:.2f} of the window"
-            f" ({onnx.busy / instances:.0%} of their capacity); every instance runs ONNX Runtime on"
-            f" {final.get('settings', {}).get('onnx_intra_op_threads', 0) or 'all'} thread(s)."
+            f" ({onnx.busy / instances:.0%} of their capacity); {sharing}."
         )
     python_busy = sum(stages[m].busy for m in (tokenizer_name, postprocess_name) if m in stages)
     if stages:

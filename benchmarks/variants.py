@@ -13,13 +13,15 @@ from benchmarks.repository import Variant
 from clinserve_runtime.configs import ServingSettings
 
 # Only the knobs this benchmark changed are pinned to their old values (a 2 ms batching delay,
-# buckets doubling from 16, graphs that compute their padding); everything else follows the
-# current defaults, so `previous` against `current` isolates exactly those changes.
+# buckets doubling from 16, graphs that compute their padding, instances that do not share the
+# cores); everything else follows the current defaults, so `previous` against `current`
+# isolates exactly those changes.
 PREVIOUS = replace(
     ServingSettings(),
     max_queue_delay_us=2000,
     length_buckets=(16, 32, 64, 128, 256, 512),
     trim_padding=False,
+    onnx_share_cores=False,
 )
 NO_DELAY = replace(PREVIOUS, max_queue_delay_us=0)
 FINE_BUCKETS = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
@@ -28,7 +30,10 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
         Variant(
-            "previous", PREVIOUS, "settings before tuning (2 ms batching delay, buckets 16-512 by doubling)"
+            "previous",
+            PREVIOUS,
+            "settings before tuning (2 ms batching delay, buckets 16-512 by doubling, untrimmed graphs,"
+            " no core sharing)",
         ),
         Variant("current", ServingSettings(), "the defaults in clinserve_runtime.configs.ServingSettings"),
         Variant(
@@ -80,6 +85,11 @@ VARIANTS: dict[str, Variant] = {
             "onnx-4-instances",
             replace(ServingSettings(), onnx_instances=4),
             "the defaults with 4 ONNX instances",
+        ),
+        Variant(
+            "no-share",
+            replace(ServingSettings(), onnx_share_cores=False),
+            "the defaults, each ONNX instance on all cores even beside the other's run (oversubscribed)",
         ),
         Variant(
             "one-python",

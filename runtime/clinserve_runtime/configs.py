@@ -81,6 +81,12 @@ class ServingSettings:
             single instance then picks up queued requests only when a new one arrives (a burst
             of 96 requests took 5-28 s instead of 0.3 s; docs/reliability.md).
         onnx_intra_op_threads: ONNX Runtime intra-op threads per instance (0 = all cores).
+        onnx_share_cores: On the ``cpu`` profile, the ONNX instances share the cores like the
+            native backend's global thread pool: a run alone uses ``onnx_intra_op_threads``, a
+            run beside another instance's its share of the cores. The stand-in does it with a
+            second session per instance (the graph's memory once more,
+            ``clinserve_runtime.core_sharing``); the native backend ignores the parameter and
+            gets the same from ``--backend-config=onnxruntime,enable-global-threadpool=1``.
         python_instances: Instances of each tokenizer and post-processor (2: see
             ``onnx_instances``).
         max_text_chars: Longest text accepted, in characters.
@@ -107,6 +113,7 @@ class ServingSettings:
     python_max_queue_size: int = 128
     onnx_instances: int = 2
     onnx_intra_op_threads: int = 0
+    onnx_share_cores: bool = True
     python_instances: int = 2
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     length_buckets: tuple[int, ...] = ()
@@ -230,7 +237,10 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
             "default_queue_policy": _queue_policy(settings.max_queue_size, settings),
         },
         "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
-        "parameters": _params({"intra_op_thread_count": str(settings.onnx_intra_op_threads)}),
+        "parameters": _params(
+            {"intra_op_thread_count": str(settings.onnx_intra_op_threads)}
+            | ({} if gpu else {"share_cores": _bool(settings.onnx_share_cores)})
+        ),
     }
     if gpu:
         config["optimization"] = _tensorrt_optimization(spec, settings)

@@ -13,13 +13,17 @@ Where it matters it behaves like the native backend:
 - it runs the whole batch Triton's dynamic batcher hands it as **one** ONNX Runtime call and
   splits the outputs back per request;
 - it reads the native backend's thread parameters (``intra_op_thread_count``,
-  ``inter_op_thread_count``).
+  ``inter_op_thread_count``);
+- with ``share_cores`` set (``ServingSettings.onnx_share_cores``) its instances share the cores
+  the way the native backend's global thread pool does: a run alone uses every thread, a run
+  beside another instance's uses its share of the cores (``clinserve_runtime.core_sharing``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -27,8 +31,9 @@ import numpy.typing as npt
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
+from clinserve_runtime.core_sharing import RunningInstances, counter_path
 from clinserve_runtime.graph_check import check_against_graph, config_tensors
-from clinserve_runtime.ort_options import session_options
+from clinserve_runtime.ort_options import session_options, shared_thread_count
 
 
 class TritonPythonModel:
@@ -50,6 +55,18 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(
             path, sess_options=session_options(parameters), providers=["CPUExecutionProvider"]
         )
+        # A second session on this instance's share of the cores, for runs beside another
+        # instance's (see clinserve_runtime.core_sharing): it costs the graph's memory once more.
+        self.shared_session = None
+        self.running: RunningInstances | None = None
+        instances = sum(int(group.get("count", 1)) for group in config.get("instance_group") or [{}])
+        shared_threads = shared_thread_count(parameters, instances)
+        if shared_threads:
+            shared_options = session_options({**parameters, "intra_op_thread_count": str(shared_threads)})
+            self.shared_session = ort.InferenceSession(
+                path, sess_options=shared_options, providers=["CPUExecutionProvider"]
+            )
+            self.running = RunningInstances(counter_path(self.model_name, os.getppid()))
         self.inputs = config_tensors(config, "input")
         self.outputs = config_tensors(config, "output")
         check_against_graph(self.model_name, self.inputs, self.session.get_inputs(), "input", self.batched)
@@ -101,8 +118,15 @@ class TritonPythonModel:
             return pb_utils.InferenceResponse(output_tensors=[], error=error)
 
     def _run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
-        values = self.session.run(self.output_names, feeds)
+        with self.running.running() if self.running else nullcontext(0) as others:
+            session = self.shared_session if others and self.shared_session else self.session
+            values = session.run(self.output_names, feeds)
         return dict(zip(self.output_names, values, strict=True))
+
+    def finalize(self) -> None:
+        """Close the running count; the first instance to stop removes its file (the others keep it open)."""
+        if self.running:
+            self.running.close(remove=True)
 
     @staticmethod
     def _respond(outputs: dict[str, npt.NDArray[Any]]) -> Any:

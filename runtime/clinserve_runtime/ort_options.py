@@ -6,6 +6,7 @@ measurements (``benchmarks/limit.py``) run the model with exactly the served set
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import onnxruntime as ort
@@ -24,3 +25,23 @@ def session_options(parameters: Mapping[str, str]) -> ort.SessionOptions:
     # Idle spinning threads would steal the few cores from the tokenizer and the other models.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which a container's cpuset narrows)."""
+    return len(os.sched_getaffinity(0))
+
+
+def shared_thread_count(parameters: Mapping[str, str], instances: int) -> int:
+    """Threads of a run beside other instances' runs when ``share_cores`` is on, else 0.
+
+    An instance's share of the cores (at least one), when that is fewer threads than a run
+    alone gets; 0 means no second session is worth having (sharing off, one instance, or
+    one thread already).
+    """
+    if parameters.get("share_cores", "false") != "true" or instances < 2:
+        return 0
+    cores = available_cores()
+    alone = int(parameters.get("intra_op_thread_count", "0")) or cores
+    shared = max(1, cores // instances)
+    return shared if shared < alone else 0

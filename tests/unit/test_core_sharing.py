@@ -1,0 +1,123 @@
+"""ONNX instances share the cores: the running count across processes, the thread counts, the configs."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from clinserve_runtime import ort_options
+from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.core_sharing import RunningInstances, counter_path
+from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
+from clinserve_runtime.ort_options import session_options, shared_thread_count
+
+
+def _hold_running(path, started, release):
+    counter = RunningInstances(path)
+    with counter.running():
+        started.set()
+        release.wait(30)
+    counter.close()
+
+
+def test_the_count_sees_a_run_in_another_process(tmp_path):
+    path = tmp_path / "running"
+    counter = RunningInstances(path)
+    context = multiprocessing.get_context("spawn")
+    started, release = context.Event(), context.Event()
+    other = context.Process(target=_hold_running, args=(path, started, release))
+    other.start()
+    try:
+        assert started.wait(60)
+        with counter.running() as others:
+            assert others == 1
+    finally:
+        release.set()
+        other.join(60)
+    with counter.running() as others:
+        assert others == 0
+    counter.close()
+
+
+def test_nested_runs_count_each_other_and_the_count_returns_to_zero(tmp_path):
+    path = tmp_path / "running"
+    first, second = RunningInstances(path), RunningInstances(path)
+    with first.running() as before_first:
+        with second.running() as before_second:
+            assert (before_first, before_second) == (0, 1)
+        with second.running() as again:
+            assert again == 1
+    with first.running() as alone:
+        assert alone == 0
+    first.close()
+    second.close()
+
+
+def test_the_first_instance_to_stop_removes_the_file_and_the_others_keep_counting(tmp_path):
+    path = tmp_path / "running"
+    first, second = RunningInstances(path), RunningInstances(path)
+    first.close(remove=True)
+    assert not path.exists()
+    with second.running() as others:
+        assert others == 0
+    second.close(remove=True)
+
+
+def test_each_server_and_model_has_its_own_count(tmp_path):
+    paths = {counter_path(m, pid, tmp_path) for m in ("a_onnx", "b_onnx") for pid in (100, 200)}
+    assert len(paths) == 4
+    assert counter_path("a_onnx", 100).parent.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "instances", "cores", "expected"),
+    [
+        ({"share_cores": "true"}, 2, 2, 1),  # alone 2 threads, beside the other 1
+        ({"share_cores": "true"}, 2, 16, 8),
+        ({"share_cores": "true"}, 3, 2, 1),
+        ({"share_cores": "true"}, 1, 2, 0),  # no other instance to share with
+        ({"share_cores": "true", "intra_op_thread_count": "1"}, 2, 2, 0),  # already one thread
+        ({"share_cores": "true", "intra_op_thread_count": "4"}, 2, 16, 0),  # its share is more than asked
+        ({"share_cores": "false"}, 2, 2, 0),
+        ({}, 2, 2, 0),  # configs written before the parameter existed
+    ],
+)
+def test_the_shared_thread_count(monkeypatch, parameters, instances, cores, expected):
+    monkeypatch.setattr(ort_options, "available_cores", lambda: cores)
+    assert shared_thread_count(parameters, instances) == expected
+
+
+def test_runs_alone_and_beside_another_give_the_same_logits():
+    # The session a run gets depends on load; its answer must not.
+    graph = build_bert_classifier("sharing", 2, token_level=False, shape=DEMO_SIZES["tiny"])
+    sessions = [
+        ort.InferenceSession(
+            graph.SerializeToString(),
+            session_options({"intra_op_thread_count": str(threads)}),
+            providers=["CPUExecutionProvider"],
+        )
+        for threads in (2, 1)
+    ]
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 1000, size=(4, 40), dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    alone, beside = (s.run(None, feeds)[0] for s in sessions)
+    np.testing.assert_allclose(alone, beside, rtol=1e-5, atol=1e-6)
+
+
+def _parameters(settings: ServingSettings, catalog) -> dict[str, str]:
+    spec = catalog["treatment_changes"]
+    text = render_all(spec, settings, Provenance(weights="demo-tiny", untrained=True))[spec.onnx_model]
+    config = text_format.Parse(text, model_config_pb2.ModelConfig())
+    return {k: v.string_value for k, v in config.parameters.items()}
+
+
+def test_cpu_configs_ask_the_stand_in_to_share_cores_and_gpu_configs_do_not(catalog):
+    assert _parameters(ServingSettings(), catalog)["share_cores"] == "true"
+    assert _parameters(ServingSettings(onnx_share_cores=False), catalog)["share_cores"] == "false"
+    assert "share_cores" not in _parameters(ServingSettings(execution_profile="gpu"), catalog)
