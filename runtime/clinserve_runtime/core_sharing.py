@@ -31,15 +31,48 @@ _COUNTER = struct.Struct("<i")
 SHM_DIR = Path("/dev/shm")  # noqa: S108
 
 
+_PREFIX = "clinserve-running-"
+
+
+def _directory(directory: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    return SHM_DIR if SHM_DIR.is_dir() else Path(tempfile.gettempdir())
+
+
 def counter_path(model_name: str, server_pid: int, directory: Path | None = None) -> Path:
     """Where the instances of ``model_name`` under the server ``server_pid`` keep their count.
 
     The stub processes of one server are its children, so their parent pid tells two servers on
     one machine apart.
     """
-    if directory is None:
-        directory = SHM_DIR if SHM_DIR.is_dir() else Path(tempfile.gettempdir())
-    return directory / f"clinserve-running-{server_pid}-{model_name}"
+    return _directory(directory) / f"{_PREFIX}{server_pid}-{model_name}"
+
+
+def remove_orphans(directory: Path | None = None) -> list[Path]:
+    """Delete the counts of servers that no longer run (killed before their models finalized).
+
+    A count is removed when its model's first instance stops; a server killed with SIGKILL
+    leaves it behind, 4 bytes in ``/dev/shm``. Returns what was deleted.
+    """
+    removed = []
+    for path in _directory(directory).glob(f"{_PREFIX}*-*"):
+        pid = path.name.removeprefix(_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
 
 
 class RunningInstances:

@@ -31,7 +31,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
-from clinserve_runtime.core_sharing import RunningInstances, counter_path
+from clinserve_runtime.core_sharing import RunningInstances, counter_path, remove_orphans
 from clinserve_runtime.graph_check import check_against_graph, config_tensors
 from clinserve_runtime.ort_options import session_options, shared_thread_count
 
@@ -66,6 +66,7 @@ class TritonPythonModel:
             self.shared_session = ort.InferenceSession(
                 path, sess_options=shared_options, providers=["CPUExecutionProvider"]
             )
+            remove_orphans()
             self.running = RunningInstances(counter_path(self.model_name, os.getppid()))
         self.inputs = config_tensors(config, "input")
         self.outputs = config_tensors(config, "output")

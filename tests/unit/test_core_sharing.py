@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
 
 import numpy as np
 import onnxruntime as ort
@@ -12,7 +14,7 @@ from tritonclient.grpc import model_config_pb2
 
 from clinserve_runtime import ort_options
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
-from clinserve_runtime.core_sharing import RunningInstances, counter_path
+from clinserve_runtime.core_sharing import RunningInstances, counter_path, remove_orphans
 from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
 from clinserve_runtime.ort_options import session_options, shared_thread_count
 
@@ -121,3 +123,15 @@ def test_cpu_configs_ask_the_stand_in_to_share_cores_and_gpu_configs_do_not(cata
     assert _parameters(ServingSettings(), catalog)["share_cores"] == "true"
     assert _parameters(ServingSettings(onnx_share_cores=False), catalog)["share_cores"] == "false"
     assert "share_cores" not in _parameters(ServingSettings(execution_profile="gpu"), catalog)
+
+
+def test_counts_of_servers_that_no_longer_run_are_removed(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = counter_path("a_onnx", dead.pid, tmp_path)
+    live = counter_path("a_onnx", os.getpid(), tmp_path)
+    unrelated = tmp_path / "other-file"
+    for path in (orphan, live, unrelated):
+        path.write_bytes(bytes(4))
+    assert remove_orphans(tmp_path) == [orphan]
+    assert not orphan.exists() and live.exists() and unrelated.exists()

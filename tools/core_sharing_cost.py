@@ -1,0 +1,116 @@
+"""What ONNX Runtime threads cost when instances run side by side, in process.
+
+    .venv/bin/python -m tools.core_sharing_cost build/bench/weights/base-int8
+
+Runs a repository's ``<model>_onnx`` graph on corpus texts (each at its served length bucket)
+from one process, then from two processes at once (as two Triton instances of the stand-in
+run), with every run on all cores' threads and with one thread per run. Prints texts/s summed
+over the processes and the median time per call. The numbers behind
+``ServingSettings.onnx_share_cores`` (docs/benchmarks.md); the session options are the served
+ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from benchmarks.corpus import generate_corpus
+from clinserve_ensemble.catalog import load_catalog
+from clinserve_preprocess.encoding import TextEncoder
+from clinserve_runtime.configs import CPU_LENGTH_BUCKETS
+from clinserve_runtime.ort_options import available_cores, session_options
+
+TEXTS = 80
+
+
+def _feeds(repository: Path, model: str) -> list[dict[str, Any]]:
+    spec = load_catalog()[model]
+    tokenizer = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    encoder = TextEncoder.from_file(tokenizer, spec.max_tokens, buckets=list(CPU_LENGTH_BUCKETS))
+    feeds = []
+    for item in generate_corpus(TEXTS):
+        encoded = encoder.encode([item.text])
+        feeds.append(
+            {
+                "input_ids": encoded.input_ids,
+                "attention_mask": encoded.attention_mask,
+                "token_type_ids": encoded.token_type_ids,
+            }
+        )
+    return feeds
+
+
+def _worker(
+    repository: Path, model: str, threads: int, seconds: float, offset: int, start: Any, out: Any
+) -> None:
+    spec = load_catalog()[model]
+    graph = repository / spec.onnx_model / "1" / "model.onnx"
+    options = session_options({"intra_op_thread_count": str(threads)})
+    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    feeds = _feeds(repository, model)
+    for warm in feeds[:3]:
+        session.run(None, warm)
+    start.wait()
+    began, calls, times = time.perf_counter(), 0, []
+    while time.perf_counter() - began < seconds:
+        call = time.perf_counter()
+        session.run(None, feeds[(calls + offset) % len(feeds)])
+        times.append(time.perf_counter() - call)
+        calls += 1
+    out.put((calls / (time.perf_counter() - began), statistics.median(times) * 1000))
+
+
+def measure(
+    repository: Path, model: str, processes: int, threads: int, seconds: float
+) -> tuple[float, float]:
+    """(texts/s summed over ``processes``, median ms per call) with ``threads`` per session."""
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(repository, model, threads, seconds, 37 * i, start, out))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    # Every process loads its session before the clock starts for any of them.
+    time.sleep(2 + processes * 2)
+    start.set()
+    results = [out.get(timeout=seconds + 120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("repository", type=Path)
+    parser.add_argument("--model", default="treatment_changes")
+    parser.add_argument("--seconds", type=float, default=12.0, help="measured time per way")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    cores = available_cores()
+    ways = [(1, cores), (1, 1), (2, cores), (2, 1)]
+    for round_index in range(args.rounds):
+        for processes, threads in ways:
+            rate, per_call = measure(args.repository, args.model, processes, threads, args.seconds)
+            print(
+                f"round {round_index + 1}: {processes} process(es) x {threads} thread(s):"
+                f" {rate:6.1f} texts/s, {per_call:6.1f} ms per call",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
