@@ -13,8 +13,9 @@ Calls, one request at a time, and prints the median round trip of each:
 - the whole ensemble;
 
 and, with an admin key (``--start`` has one), the server-side time of each step from Triton's
-statistics, beside the hot in-process time of ``TextEncoder.encode`` on the same text. The gap
-between the two is what running the same code once per request inside a stub costs.
+statistics, beside the hot in-process times of ``TextEncoder.encode`` and of the served graph
+on the same text. The gaps are what running the same code once per request inside a stub costs;
+for the ONNX step, that is the stand-in's share, which the native backend in the image replaces.
 """
 
 from __future__ import annotations
@@ -126,6 +127,43 @@ def server_ms_per_request(
         count = after[kind][0] - before[kind][0]
         result[kind] = (after[kind][1] - before[kind][1]) / max(count, 1) / 1e6
     return result
+
+
+def onnx_run_ms(repository: Path, model: str, *, pace_s: float = 0.004) -> tuple[float, float]:
+    """The served graph on the encoded text, in process: a hot loop, and calls ``pace_s`` apart.
+
+    Returns the best mean of three hot loops and the median of the paced calls, in ms; the
+    text is padded to its served bucket, and the session options are a lone run's in the
+    stand-in (``clinserve_runtime.ort_options``). A served request at c=1 finds ONNX Runtime's
+    threads and caches as cold as the paced calls do, so the ONNX step's server-side infer time
+    minus the paced figure is what the stand-in adds around ONNX Runtime, which the native
+    backend in the image replaces.
+    """
+    import onnxruntime as ort
+
+    from clinserve_runtime.configs import ServingSettings
+    from clinserve_runtime.ort_options import session_options
+
+    spec = load_catalog()[model]
+    path = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    encoded = TextEncoder.from_file(path, spec.max_tokens, buckets=ServingSettings().buckets()).encode([TEXT])
+    feeds = {
+        "input_ids": encoded.input_ids,
+        "attention_mask": encoded.attention_mask,
+        "token_type_ids": encoded.token_type_ids,
+    }
+    graph = repository / spec.onnx_model / "1" / "model.onnx"
+    options = session_options({"intra_op_thread_count": "0"})
+    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    loops = 200
+    hot = min(timeit.repeat(lambda: session.run(None, feeds), number=loops, repeat=3)) / loops
+    paced = []
+    for _ in range(loops):
+        time.sleep(pace_s)
+        started = time.perf_counter()
+        session.run(None, feeds)
+        paced.append(time.perf_counter() - started)
+    return hot * 1000, statistics.median(paced) * 1000
 
 
 def hot_encode_ms(repository: Path, model: str) -> float:
@@ -258,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             lines = measure(target, args.model, args.calls, identity=True)
         label = "TextEncoder.encode in process, hot loop:"
         lines.append(f"{label:50s} {hot_encode_ms(args.start, args.model):6.3f} ms")
+        hot, paced = onnx_run_ms(args.start, args.model)
+        label = "ONNX Runtime run in process, hot loop:"
+        lines.append(f"{label:50s} {hot:6.3f} ms   one call every 4 ms: {paced:.3f} ms")
     else:
         lines = measure(Target(args.url, args.admin_key), args.model, args.calls, identity=False)
     print("\n".join(lines))
