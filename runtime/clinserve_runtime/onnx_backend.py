@@ -62,12 +62,20 @@ class TritonPythonModel:
         instances = sum(int(group.get("count", 1)) for group in config.get("instance_group") or [{}])
         shared_threads = shared_thread_count(parameters, instances)
         if shared_threads:
-            shared_options = session_options({**parameters, "intra_op_thread_count": str(shared_threads)})
-            self.shared_session = ort.InferenceSession(
-                path, sess_options=shared_options, providers=["CPUExecutionProvider"]
-            )
-            remove_orphans()
-            self.running = RunningInstances(counter_path(self.model_name, os.getppid()))
+            try:
+                remove_orphans()
+                self.running = RunningInstances(counter_path(self.model_name, os.getppid()))
+            except OSError as exc:
+                # Sharing is a speed-up, never a reason to refuse the model.
+                pb_utils.Logger.log_warn(
+                    f"{self.model_name}: instances will not share the cores, the running count"
+                    f" cannot be kept ({type(exc).__name__}: {exc})"
+                )
+            else:
+                shared_options = session_options({**parameters, "intra_op_thread_count": str(shared_threads)})
+                self.shared_session = ort.InferenceSession(
+                    path, sess_options=shared_options, providers=["CPUExecutionProvider"]
+                )
         self.inputs = config_tensors(config, "input")
         self.outputs = config_tensors(config, "output")
         check_against_graph(self.model_name, self.inputs, self.session.get_inputs(), "input", self.batched)
