@@ -58,7 +58,8 @@ def remove_orphans(directory: Path | None = None) -> list[Path]:
     removed = []
     for path in _directory(directory).glob(f"{_PREFIX}*-*"):
         pid = path.name.removeprefix(_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        # pid 1: a stub that started after its server died (reparented to init) named it so.
+        if not pid.isdigit() or (int(pid) > 1 and _alive(int(pid))):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)

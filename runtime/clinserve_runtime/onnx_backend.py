@@ -63,8 +63,11 @@ class TritonPythonModel:
         shared_threads = shared_thread_count(parameters, instances)
         if shared_threads:
             try:
+                server_pid = os.getppid()
+                if server_pid <= 1:
+                    raise OSError("the server process is gone (this stub was reparented)")
                 remove_orphans()
-                self.running = RunningInstances(counter_path(self.model_name, os.getppid()))
+                self.running = RunningInstances(counter_path(self.model_name, server_pid))
             except OSError as exc:
                 # Sharing is a speed-up, never a reason to refuse the model.
                 pb_utils.Logger.log_warn(

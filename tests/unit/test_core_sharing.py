@@ -129,9 +129,11 @@ def test_counts_of_servers_that_no_longer_run_are_removed(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     orphan = counter_path("a_onnx", dead.pid, tmp_path)
+    reparented = counter_path("b_onnx", 1, tmp_path)  # a stub whose server had died named it so
     live = counter_path("a_onnx", os.getpid(), tmp_path)
     unrelated = tmp_path / "other-file"
-    for path in (orphan, live, unrelated):
+    for path in (orphan, reparented, live, unrelated):
         path.write_bytes(bytes(4))
-    assert remove_orphans(tmp_path) == [orphan]
-    assert not orphan.exists() and live.exists() and unrelated.exists()
+    assert sorted(remove_orphans(tmp_path)) == sorted([orphan, reparented])
+    assert not orphan.exists() and not reparented.exists()
+    assert live.exists() and unrelated.exists()
