@@ -5,7 +5,8 @@
 Runs a repository's ``<model>_onnx`` graph on corpus texts (each at its served length bucket)
 from one process, then from two processes at once (as two Triton instances of the stand-in
 run), with every run on all cores' threads and with one thread per run. Prints texts/s summed
-over the processes and the median time per call. The numbers behind
+over the processes and the median time per call; with ``--memory``, first what a session and
+a second session of the graph take (the cost of core sharing). The numbers behind
 ``ServingSettings.onnx_share_cores`` (docs/benchmarks.md); the session options are the served
 ones.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -25,8 +27,9 @@ import onnxruntime as ort
 from benchmarks.corpus import generate_corpus
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.encoding import TextEncoder
-from clinserve_runtime.configs import CPU_LENGTH_BUCKETS
+from clinserve_runtime.configs import MODEL_INPUTS, ServingSettings
 from clinserve_runtime.ort_options import available_cores, session_options
+from clinserve_runtime.procfs import rss_kib
 
 TEXTS = 80
 
@@ -34,18 +37,9 @@ TEXTS = 80
 def _feeds(repository: Path, model: str) -> list[dict[str, Any]]:
     spec = load_catalog()[model]
     tokenizer = repository / spec.tokenizer_model / "1" / "tokenizer.json"
-    encoder = TextEncoder.from_file(tokenizer, spec.max_tokens, buckets=list(CPU_LENGTH_BUCKETS))
-    feeds = []
-    for item in generate_corpus(TEXTS):
-        encoded = encoder.encode([item.text])
-        feeds.append(
-            {
-                "input_ids": encoded.input_ids,
-                "attention_mask": encoded.attention_mask,
-                "token_type_ids": encoded.token_type_ids,
-            }
-        )
-    return feeds
+    encoder = TextEncoder.from_file(tokenizer, spec.max_tokens, buckets=ServingSettings().buckets())
+    encoded = [encoder.encode([item.text]) for item in generate_corpus(TEXTS)]
+    return [{name: getattr(batch, name) for name in MODEL_INPUTS} for batch in encoded]
 
 
 def _worker(
@@ -66,6 +60,29 @@ def _worker(
         times.append(time.perf_counter() - call)
         calls += 1
     out.put((calls / (time.perf_counter() - began), statistics.median(times) * 1000))
+
+
+def _session_memory(repository: Path, model: str, out: Any) -> None:
+    spec = load_catalog()[model]
+    graph = str(repository / spec.onnx_model / "1" / "model.onnx")
+    rss = [rss_kib(os.getpid())]
+    sessions = []
+    for threads in (0, 1):  # a lone run's session, then the shared one beside it
+        options = session_options({"intra_op_thread_count": str(threads)})
+        sessions.append(ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"]))
+        rss.append(rss_kib(os.getpid()))
+    out.put(((rss[1] - rss[0]) / 1024, (rss[2] - rss[1]) / 1024))
+
+
+def session_memory(repository: Path, model: str) -> tuple[float, float]:
+    """MiB one session of the graph takes in a fresh process, and MiB a second one adds."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    worker = context.Process(target=_session_memory, args=(repository, model, out))
+    worker.start()
+    result: tuple[float, float] = out.get(timeout=600)
+    worker.join()
+    return result
 
 
 def measure(
@@ -98,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="treatment_changes")
     parser.add_argument("--seconds", type=float, default=12.0, help="measured time per way")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--memory", action="store_true", help="also the memory of a session and of the second one"
+    )
     args = parser.parse_args(argv)
+    if args.memory:
+        one, second = session_memory(args.repository, args.model)
+        print(f"memory: one session {one:.0f} MiB, the shared-cores session beside it +{second:.0f} MiB")
     cores = available_cores()
     ways = [(1, cores), (1, 1), (2, cores), (2, 1)]
     for round_index in range(args.rounds):

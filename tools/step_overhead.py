@@ -141,17 +141,13 @@ def onnx_run_ms(repository: Path, model: str, *, pace_s: float = 0.004) -> tuple
     """
     import onnxruntime as ort
 
-    from clinserve_runtime.configs import ServingSettings
+    from clinserve_runtime.configs import MODEL_INPUTS, ServingSettings
     from clinserve_runtime.ort_options import session_options
 
     spec = load_catalog()[model]
     path = repository / spec.tokenizer_model / "1" / "tokenizer.json"
     encoded = TextEncoder.from_file(path, spec.max_tokens, buckets=ServingSettings().buckets()).encode([TEXT])
-    feeds = {
-        "input_ids": encoded.input_ids,
-        "attention_mask": encoded.attention_mask,
-        "token_type_ids": encoded.token_type_ids,
-    }
+    feeds = {name: getattr(encoded, name) for name in MODEL_INPUTS}
     graph = repository / spec.onnx_model / "1" / "model.onnx"
     options = session_options({"intra_op_thread_count": "0"})
     session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])

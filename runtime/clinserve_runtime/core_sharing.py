@@ -29,8 +29,6 @@ _COUNTER = struct.Struct("<i")
 # Python's backend already needs /dev/shm (Kubernetes: a memory emptyDir); elsewhere a temp dir.
 # The file is opened without following symlinks and readable by its owner only.
 SHM_DIR = Path("/dev/shm")  # noqa: S108
-
-
 _PREFIX = "clinserve-running-"
 
 

@@ -57,7 +57,8 @@ class TritonPythonModel:
         )
         # A second session on this instance's share of the cores, for runs beside another
         # instance's (see clinserve_runtime.core_sharing): it costs the graph's memory once more.
-        self.shared_session = None
+        # Without sharing both names are the one session and no count is kept.
+        self.shared_session = self.session
         self.running: RunningInstances | None = None
         instances = sum(int(group.get("count", 1)) for group in config.get("instance_group") or [{}])
         shared_threads = shared_thread_count(parameters, instances)
@@ -131,7 +132,7 @@ class TritonPythonModel:
 
     def _run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         with self.running.running() if self.running else nullcontext(0) as others:
-            session = self.shared_session if others and self.shared_session else self.session
+            session = self.shared_session if others else self.session
             values = session.run(self.output_names, feeds)
         return dict(zip(self.output_names, values, strict=True))
 
