@@ -15,8 +15,10 @@ counts requests that start and end inside the window (``benchmarks.stats.summari
     python -m benchmarks.loadgen grpc://127.0.0.1:8001/treatment_changes \
         --corpus build/bench/corpus.jsonl --concurrency 1 8 32 64 --duration 8 --output out.json
 
-With ``--targets FILE`` (a JSON list of ``{"name", "url", "admin_key"}``) one client process
-measures several servers, interleaved: at each concurrency, every target in turn.
+With ``--targets FILE`` (a JSON list of ``{"name", "url", "admin_key", "pid"}``) one client
+process measures several servers, interleaved: at each concurrency, every target in turn. With a
+target's ``pid`` (its server's process, on this machine) the CPU time of that process and every
+process below it is also taken at the window's edges (``benchmarks.process_cpu``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from benchmarks.corpus import load_corpus
+from benchmarks.process_cpu import cpu_used, per_text_ms, tree_cpu_seconds
 from benchmarks.stats import Request, summarize
 
 MAX_ERROR_SAMPLES = 5
@@ -235,15 +238,24 @@ class Level:
     stats_before: dict[str, Any] | None
     stats_after: dict[str, Any] | None
     client_cpu_s: float = 0.0
+    #: CPU seconds of the target's processes during the window, by label (``None``: no pid).
+    process_cpu_s: dict[str, float] | None = None
 
 
 async def run_level(
-    target: Target, texts: Sequence[str], concurrency: int, *, warmup_s: float, duration_s: float
+    target: Target,
+    texts: Sequence[str],
+    concurrency: int,
+    *,
+    warmup_s: float,
+    duration_s: float,
+    pid: int = 0,
 ) -> Level:
     """Keep ``concurrency`` requests in flight through warm-up and the window, then drain.
 
     The window opens once ``warmup_s`` has passed *and* every worker has completed a request,
     so slow targets at high concurrency are measured in steady state, not while filling up.
+    With ``pid``, the CPU time of that process tree is taken at the window's edges.
     """
     sessions = [await target.session() for _ in range(concurrency)]
     requests: list[Request] = []
@@ -252,6 +264,7 @@ async def run_level(
     warmed = [asyncio.Event() for _ in range(concurrency)]
     bounds: dict[str, float] = {}
     snapshots: dict[str, dict[str, Any] | None] = {}
+    tree_cpu: dict[str, dict[str, float]] = {}
 
     async def worker(index: int, session: Session) -> None:
         position = index * len(texts) // concurrency
@@ -274,11 +287,15 @@ async def run_level(
         await asyncio.sleep(max(0.0, started + warmup_s - time.monotonic()))
         window = window_length(duration_s, [r.end - r.start for r in requests])
         snapshots["before"] = await target.statistics()
+        if pid:
+            tree_cpu["before"] = tree_cpu_seconds(pid)
         bounds["start"] = time.monotonic()
         bounds["cpu"] = time.process_time()
         bounds["stop"] = bounds["start"] + window
         await asyncio.sleep(window)
         bounds["cpu"] = time.process_time() - bounds["cpu"]
+        if pid:
+            tree_cpu["after"] = tree_cpu_seconds(pid)
         snapshots["after"] = await target.statistics()
 
     try:
@@ -294,6 +311,7 @@ async def run_level(
         snapshots.get("before"),
         snapshots.get("after"),
         client_cpu_s=bounds["cpu"],
+        process_cpu_s=cpu_used(tree_cpu["before"], tree_cpu["after"]) if tree_cpu else None,
     )
 
 
@@ -304,6 +322,8 @@ class TargetSpec:
     name: str
     url: str
     admin_key: str = ""
+    #: The server's process on this machine: its tree's CPU time is recorded (0: not recorded).
+    pid: int = 0
 
 
 async def run_levels(
@@ -323,10 +343,13 @@ async def run_levels(
     """
     targets = {spec.name: parse_target(spec.url, admin_key=spec.admin_key) for spec in specs}
     levels: dict[str, list[Level]] = {name: [] for name in targets}
+    pids = {spec.name: spec.pid for spec in specs}
     try:
         for concurrency in concurrencies:
             for name, target in targets.items():
-                level = await run_level(target, texts, concurrency, warmup_s=warmup_s, duration_s=duration_s)
+                level = await run_level(
+                    target, texts, concurrency, warmup_s=warmup_s, duration_s=duration_s, pid=pids[name]
+                )
                 levels[name].append(level)
                 if on_level is not None:
                     on_level(name, level)
@@ -348,6 +371,10 @@ def level_record(level: Level) -> dict[str, Any]:
         "client_cpu_share": level.client_cpu_s / (end - begin),
         "triton_stats": {"before": level.stats_before, "after": level.stats_after},
     }
+    if level.process_cpu_s is not None:
+        answered = sum(1 for r in level.requests if r.ok and begin <= r.end <= end)
+        record["process_cpu_s"] = level.process_cpu_s
+        record["process_cpu_ms_per_text"] = per_text_ms(level.process_cpu_s, answered)
     try:
         record["summary"] = summarize(
             level.requests, concurrency=level.concurrency, window=level.window
@@ -372,8 +399,11 @@ def level_line(name: str, record: dict[str, Any]) -> str:
 
 
 def read_targets(path: Path) -> list[TargetSpec]:
-    """Targets from a JSON list of ``{"name", "url", "admin_key"?}``."""
-    specs = [TargetSpec(t["name"], t["url"], t.get("admin_key", "")) for t in json.loads(path.read_text())]
+    """Targets from a JSON list of ``{"name", "url", "admin_key"?, "pid"?}``."""
+    specs = [
+        TargetSpec(t["name"], t["url"], t.get("admin_key", ""), int(t.get("pid", 0)))
+        for t in json.loads(path.read_text())
+    ]
     names = [s.name for s in specs]
     if not specs or len(set(names)) != len(names):
         raise ValueError(f"{path}: expected a non-empty list of targets with distinct names, got {names}")
@@ -392,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each window")
     parser.add_argument("--admin-key", default="", help="Triton admin key: also record statistics")
+    parser.add_argument(
+        "--pid", type=int, default=0, help="the server's process: also record its tree's CPU time"
+    )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     if any(c < 1 for c in args.concurrency) or args.duration <= 0 or args.warmup < 0:
@@ -405,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         specs = (
             read_targets(args.targets)
             if args.targets
-            else [TargetSpec("target", args.target, args.admin_key)]
+            else [TargetSpec("target", args.target, args.admin_key, args.pid)]
         )
         for spec in specs:
             parse_target(spec.url)

@@ -70,6 +70,13 @@ def at_concurrency(load: dict[str, Any] | None, concurrency: int) -> dict[str, A
     return levels[max(candidates)] if candidates else None
 
 
+def level_at(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+    """The whole level record at ``concurrency``, else at the highest level measured below it."""
+    levels = {lv["concurrency"]: lv for lv in (load or {}).get("levels", []) if lv.get("summary")}
+    candidates = [c for c in levels if c <= concurrency]
+    return levels[max(candidates)] if candidates else None
+
+
 def peak(load: dict[str, Any] | None) -> dict[str, Any] | None:
     """The summary with the highest throughput."""
     levels = summaries(load)
@@ -319,6 +326,65 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
     return note + table(header, rows) + "\n"
 
 
+def cpu_targets(size: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """(label, load) of every served variant and peer, in report order."""
+    targets: list[tuple[str, dict[str, Any] | None]] = [
+        (f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])
+    ]
+    return targets + [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
+
+
+def cpu_section(size: dict[str, Any]) -> str:
+    """CPU per answered text by process, at the headline concurrency: where throughput goes.
+
+    At saturation a target's throughput is the cores it gets over the CPU it spends per text;
+    *cores busy* is that target's processes' CPU time over the window.
+    """
+    rows = []
+    for label, load in cpu_targets(size):
+        level = level_at(load, HEADLINE_CONCURRENCY)
+        per_text = (level or {}).get("process_cpu_ms_per_text")
+        if not level or not per_text:
+            continue
+        summary = level["summary"]
+        busy = sum(level["process_cpu_s"].values()) / summary["duration_s"]
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(per_text.items(), key=lambda i: -i[1]))
+        rows.append(
+            [label, str(level["concurrency"]), _fmt(summary["throughput"]), _fmt(sum(per_text.values()), 2),
+             _fmt(busy, 2), parts]
+        )  # fmt: skip
+    if not rows:
+        return "No process CPU times were recorded.\n"
+    note = (
+        "CPU time (user + system, from `/proc`) of each target's processes over the window, per"
+        " answered text; *server* is `tritonserver` or the peer's uvicorn process, a model name is"
+        " that model's Python-backend stubs. The client's own CPU is not included.\n\n"
+    )
+    header = ["target", "c", "texts/s", "CPU ms per text", "cores busy", "by process (ms per text)"]
+    return note + table(header, rows) + "\n"
+
+
+def cpu_finding(size: dict[str, Any], models: Sequence[str]) -> str | None:
+    """Served CPU per text against the ONNX peer's, and how much of it is outside ONNX Runtime."""
+    final = final_variant(size)
+    peer = size.get("peers", {}).get("onnx")
+    if final is None or peer is None or len(models) != 4:
+        return None
+    served = (level_at(final.get("load"), HEADLINE_CONCURRENCY) or {}).get("process_cpu_ms_per_text")
+    other = (level_at(peer.get("load"), HEADLINE_CONCURRENCY) or {}).get("process_cpu_ms_per_text")
+    if not served or not other:
+        return None
+    onnx_ms = served.get(models[2], 0.0)
+    outside = sum(served.values()) - onnx_ms
+    return (
+        f"CPU per answered text at c={HEADLINE_CONCURRENCY}: {sum(served.values()):.1f} ms served"
+        f" [{final['name']}] against {sum(other.values()):.1f} ms for the ONNX Runtime peer. Of the"
+        f" served figure, {onnx_ms:.1f} ms ran in the ONNX step's stubs and {outside:.1f} ms in"
+        " `tritonserver` and the other Python steps: the hops the one-process peer does not make. When"
+        " every target keeps the cores busy, throughput follows the inverse of these figures."
+    )
+
+
 def paired_section(paired: Mapping[str, Any]) -> str:
     """The interleaved single-text comparison: the limit and every served variant."""
     sides = paired["targets"]
@@ -475,6 +541,9 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
             f" c={HEADLINE_CONCURRENCY} (queue included) and reported {python_busy:.0%} of one core as"
             " compute: CPU and process hops that the in-process limit does not pay."
         )
+    cpu_note = cpu_finding(size, models)
+    if cpu_note:
+        notes.append(cpu_note)
     sorted_runs = [p for p in limit["policies"] if p["policy"] == "sorted"]
     bucket_runs = [p for p in limit["policies"] if p["policy"] == "bucket"]
     if sorted_runs and bucket_runs:
@@ -609,6 +678,7 @@ def render(
             ]
         if "int8_agreement" in size:
             out += [int8_note(size["int8_agreement"]), ""]
+        out += ["### CPU per text, by process", "", cpu_section(size)]
         out += ["### Per-stage timings (Triton statistics)", "", stages_section(size, names)]
     out += [
         "## Cost as work grows: long documents",

@@ -281,14 +281,15 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
             peer.wait_until_ready(timeout_s=600)
         log(f"{size}: ready in {time.monotonic() - started:.0f}s (the transformers peer converts first)")
 
-        targets = [
+        targets: list[dict[str, Any]] = [
             {
                 "name": f"triton:{name}",
                 "url": f"grpc://{server.grpc_url}/{MAIN_MODEL}",
                 "admin_key": server.options.admin_key,
+                "pid": server.pid,
             }
             for name, server in servers.items()
-        ] + [{"name": f"peer:{kind}", "url": peer.url} for kind, peer in peers.items()]
+        ] + [{"name": f"peer:{kind}", "url": peer.url, "pid": peer.pid} for kind, peer in peers.items()]
         targets_path = plan.work_dir / f"targets-{size}.json"
         targets_path.write_text(json.dumps(targets), encoding="utf-8")
         best = result["limit"]["best"]

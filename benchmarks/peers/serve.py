@@ -55,6 +55,11 @@ class PeerServer:
         self._log: IO[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The server's process id (0 before :meth:`start`)."""
+        return self.process.pid if self.process is not None else 0
+
+    @property
     def url(self) -> str:
         """The load generator's target."""
         return f"http://{HOST}:{self.port}/predict"

@@ -1,4 +1,4 @@
-"""A server's process tree read from ``/proc`` (Linux): memory, and the Python backend's stubs.
+"""A server's process tree read from ``/proc`` (Linux): memory, CPU time, and the Python backend's stubs.
 
 ``tritonserver`` runs every Python-backend model instance (tokenizers, post-processors, the
 ``onnxruntime`` stand-in) in a child process, ``triton_python_backend_stub``. Memory of the
@@ -7,6 +7,7 @@ service is therefore the sum over the tree, and a fault in one model is a fault 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ PROC = Path("/proc")
 STUB_EXECUTABLE = "triton_python_backend_stub"
 #: The stub's command name as the kernel keeps it (truncated to 15 characters).
 STUB_COMMAND_NAME = STUB_EXECUTABLE[:15]
+#: Units of ``utime`` and ``stime`` in ``/proc/<pid>/stat``.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,23 @@ def rss_kib(pid: int, proc: Path = PROC) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int, proc: Path = PROC) -> float:
+    """CPU time a process has used so far, user plus system, in seconds (0 once it is gone).
+
+    Fields 14 and 15 of ``/proc/<pid>/stat`` (``utime``, ``stime``), in clock ticks. Time of
+    threads that have exited stays counted; time of exited child processes does not.
+    """
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rpartition(")")[2].split()
+    # After the command name: state is field 3, so utime and stime are the 12th and 13th here.
+    if len(fields) < 13:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def rss_mib(root_pid: int, proc: Path = PROC) -> float:

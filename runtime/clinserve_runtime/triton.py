@@ -215,6 +215,11 @@ class TritonServer:
         self._log_file: object = None
 
     @property
+    def pid(self) -> int:
+        """The server's process id (0 before :meth:`start`)."""
+        return self.process.pid if self.process is not None else 0
+
+    @property
     def grpc_url(self) -> str:
         """``host:port`` of the gRPC endpoint."""
         return f"{self.options.host}:{self.options.grpc_port}"

@@ -90,6 +90,22 @@ def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):
         assert f"]({name})" in report
 
 
+def test_smoke_run_records_cpu_per_text_for_every_process_of_every_target(smoke_run):
+    _, output, _ = smoke_run
+    tiny = json.loads((output / "results.json").read_text(encoding="utf-8"))["sizes"]["tiny"]
+    (served,) = tiny["variants"][0]["load"]["levels"]
+    steps = {"treatment_changes_tokenizer", "treatment_changes_onnx", "treatment_changes_postprocess"}
+    # tritonserver and each step's stubs, read from the real process tree; every one did work.
+    assert {"server", *steps} <= set(served["process_cpu_ms_per_text"]), served["process_cpu_ms_per_text"]
+    assert all(served["process_cpu_ms_per_text"][name] > 0 for name in {"server", *steps})
+    for kind in ("transformers", "onnx"):
+        (level,) = tiny["peers"][kind]["load"]["levels"]
+        assert level["process_cpu_ms_per_text"]["server"] > 0
+    report = (output / "REPORT.md").read_text(encoding="utf-8")
+    assert "### CPU per text, by process" in report
+    assert "| Triton [current] | 2 |" in report and "| FastAPI + ONNX Runtime per request | 2 |" in report
+
+
 def test_int8_size_serves_the_quantized_graph_and_compares_it_with_fp32(smoke_run):
     _, output, work = smoke_run
     import onnx
