@@ -125,7 +125,8 @@ def with_cpu(load, per_text):
 def test_the_report_shows_cpu_per_text_by_process_and_compares_it_with_the_onnx_peer():
     record = results()
     size = record["sizes"]["base"]
-    with_cpu(size["variants"][1]["load"], {"server": 1.0, MODELS[1]: 0.8, MODELS[2]: 40.0, MODELS[3]: 0.5})
+    served = {"server": 1.0, MODELS[1]: 0.8, MODELS[2]: 40.0, MODELS[3]: 0.5, "idle_model_onnx": 0.0}
+    with_cpu(size["variants"][1]["load"], served)
     with_cpu(size["peers"]["onnx"]["load"], {"server": 39.0})
     section = cpu_section(size)
     assert (
@@ -134,6 +135,7 @@ def test_the_report_shows_cpu_per_text_by_process_and_compares_it_with_the_onnx_
     )
     assert "| FastAPI + ONNX Runtime per request | 8 | 15.0 | 39.00 | 0.58 | server 39.00 |" in section
     assert "previous" not in section  # recorded no CPU: no row rather than a zero
+    assert "idle_model_onnx" not in section  # a model that did nothing in the window
     finding = cpu_finding(size, MODELS)
     assert finding is not None
     assert "42.3 ms served [current] against 39.0 ms for the ONNX Runtime peer" in finding
