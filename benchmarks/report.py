@@ -387,6 +387,32 @@ def cpu_finding(size: dict[str, Any], models: Sequence[str]) -> str | None:
     )
 
 
+def fixed_cost_finding(size: dict[str, Any], models: Sequence[str]) -> str | None:
+    """Where a single request's time goes besides the model, from the c=1 window's statistics."""
+    final = final_variant(size)
+    if final is None or len(models) != 4:
+        return None
+    level = next((lv for lv in (final.get("load") or {}).get("levels", []) if lv["concurrency"] == 1), None)
+    if level is None or not level.get("summary"):
+        return None
+    stages = {s.model: s for s in level_stages(level, models)}
+    ensemble, tokenizer, onnx, postprocess = (stages.get(m) for m in models)
+    if ensemble is None or tokenizer is None or onnx is None or postprocess is None:
+        return None
+    around_model = onnx.total_ms - onnx.compute_infer_ms
+    transport = max(0.0, level["summary"]["mean_ms"] - ensemble.total_ms)
+    fixed = tokenizer.total_ms + postprocess.total_ms + around_model + transport
+    return (
+        f"At c=1 a request spent {tokenizer.total_ms:.2f} ms in the tokenizer step,"
+        f" {postprocess.total_ms:.2f} ms in the post-processor, {around_model:.2f} ms in the ONNX step"
+        f" around its {onnx.compute_infer_ms:.2f} ms execution (queue, inputs, outputs), and"
+        f" {transport:.2f} ms between the client and Triton (the client's mean minus Triton's"
+        f" end-to-end time): {fixed:.1f} ms that the limit's in-process call does not pay. The"
+        " execution itself also holds the stand-in's Python and an ONNX Runtime that another"
+        " process has left cold; the latency target allows 3 ms for all of it."
+    )
+
+
 def paired_section(paired: Mapping[str, Any]) -> str:
     """The interleaved single-text comparison: the limit and every served variant."""
     sides = paired["targets"]
@@ -543,6 +569,9 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
             f" c={HEADLINE_CONCURRENCY} (queue included) and reported {python_busy:.0%} of one core as"
             " compute: CPU and process hops that the in-process limit does not pay."
         )
+    fixed_note = fixed_cost_finding(size, models)
+    if fixed_note:
+        notes.append(fixed_note)
     cpu_note = cpu_finding(size, models)
     if cpu_note:
         notes.append(cpu_note)

@@ -279,3 +279,51 @@ def test_the_latency_target_uses_the_interleaved_measurement_when_there_is_one()
     assert "### Single text: served and limit interleaved" in report
     assert "| Triton [current] | 41.5 | 90.0 | +2.50 | +2.20 |" in report
     assert "| Triton [previous] |" in report
+
+
+def stats(name, *, requests, total_ms, queue_ms=0.0, infer_ms=0.0, io_ms=0.0):
+    def ns(ms):
+        return {"count": str(requests), "ns": str(int(ms * requests * 1e6))}
+
+    return {
+        "name": name,
+        "execution_count": str(requests),
+        "inference_count": str(requests),
+        "inference_stats": {
+            "success": ns(total_ms),
+            "queue": ns(queue_ms),
+            "compute_input": ns(io_ms / 2),
+            "compute_infer": ns(infer_ms),
+            "compute_output": ns(io_ms / 2),
+        },
+    }
+
+
+def test_the_fixed_cost_of_a_single_request_is_read_from_the_c1_statistics():
+    from benchmarks.report import fixed_cost_finding
+
+    record = results(served_c1_p50=52.0)
+    size = record["sizes"]["base"]
+    level = size["variants"][1]["load"]["levels"][0]
+    assert level["concurrency"] == 1
+    level["summary"]["mean_ms"] = 50.0
+    ensemble, tokenizer, onnx, post = MODELS
+    after = [
+        stats(ensemble, requests=10, total_ms=49.0, infer_ms=48.0),
+        stats(tokenizer, requests=10, total_ms=1.25, queue_ms=0.25, infer_ms=0.75, io_ms=0.25),
+        stats(onnx, requests=10, total_ms=46.0, queue_ms=0.25, infer_ms=45.5, io_ms=0.25),
+        stats(post, requests=10, total_ms=1.0, infer_ms=0.75, io_ms=0.25),
+    ]
+    before = [stats(m, requests=0, total_ms=0.0) for m in MODELS]
+    level["triton_stats"] = {"before": {"model_stats": before}, "after": {"model_stats": after}}
+    finding = fixed_cost_finding(size, MODELS)
+    assert finding is not None
+    # 1.25 tokenizer + 1.00 post-processor + 0.50 around the execution + 1.00 client-to-Triton.
+    assert "1.25 ms in the tokenizer step, 1.00 ms in the post-processor, 0.50 ms in the ONNX step" in finding
+    assert "around its 45.50 ms execution" in finding and "1.00 ms between the client and Triton" in finding
+    assert ": 3.8 ms that the limit's in-process call does not pay" in finding
+    # No statistics at c=1 (no admin key), or no c=1 level: no statement rather than a wrong one.
+    del level["triton_stats"]
+    assert fixed_cost_finding(size, MODELS) is None
+    size["variants"][1]["load"]["levels"] = size["variants"][1]["load"]["levels"][1:]
+    assert fixed_cost_finding(size, MODELS) is None
