@@ -6,6 +6,11 @@
         --repository build/bench/weights/base --model treatment_changes --port 9101
 
 One uvicorn worker process, access log off (Triton logs no requests either), loopback only.
+
+Started by :class:`PeerServer`, the child serves on a listening socket the parent opened and
+hands over (``--fd``): a port picked free and bound only later, after the ``transformers`` peer
+has converted its checkpoint, was once taken in between (``[Errno 98] address already in use``;
+outgoing connections draw their local ports from the same range).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,8 +27,6 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO
-
-from clinserve_runtime.triton import free_ports
 
 KINDS = ("transformers", "onnx")
 HOST = "127.0.0.1"
@@ -67,7 +71,7 @@ class PeerServer:
     def command(self) -> list[str]:
         """The child's command line."""
         command = [sys.executable, "-m", "benchmarks.peers.serve", "--kind", self.kind, "--model", self.model]
-        command += ["--port", str(self.port), "--threads", str(self.threads)]
+        command += ["--threads", str(self.threads)]
         if self.repository is not None:
             command += ["--repository", str(self.repository)]
         if self.checkpoint is not None:
@@ -75,21 +79,28 @@ class PeerServer:
         return command
 
     def start(self) -> None:
-        """Start the child on a free port."""
-        (self.port,) = free_ports(1)
+        """Open a listening socket on a free loopback port and start the child serving on it."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((HOST, 0))
+        listener.listen(128)
+        self.port = listener.getsockname()[1]
         env = dict(os.environ)
         # As in Triton's stub processes: tokenizers' pool bounded, the model owns the cores.
         env.update({"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command(),
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT if self._log else None,
-            start_new_session=True,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [*self.command(), "--fd", str(listener.fileno())],
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT if self._log else None,
+                start_new_session=True,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()  # the child holds its own copy
 
     def wait_until_ready(self, timeout_s: float = 180.0) -> None:
         """Poll ``/health`` until it answers 200."""
@@ -144,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Hugging Face checkpoint folder (transformers peer); with --repository, (re)converted"
         " from the served ONNX weights when missing or stale",
     )
-    parser.add_argument("--port", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int, help="bind this loopback port")
+    where.add_argument("--fd", type=int, help="serve on this inherited listening socket")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: one per core)")
     args = parser.parse_args(argv)
 
@@ -174,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.peers.onnx_app import create_app as create_onnx_app
 
         app = create_onnx_app(args.repository, args.model, threads=args.threads)
-    uvicorn.run(app, host=HOST, port=args.port, log_level="warning", access_log=False)
+    if args.fd is not None:
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
+    else:
+        uvicorn.run(app, host=HOST, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -348,13 +348,49 @@ def loopback_options(model_repository: Path, **overrides: Any) -> ServerOptions:
     return ServerOptions(model_repository=model_repository.resolve(), **fields)
 
 
-def free_ports(count: int) -> Sequence[int]:
-    """Ports the OS reports free on loopback right now (for tests and side-by-side servers)."""
+#: Where :func:`free_ports` looks when the kernel's ephemeral range leaves room below it.
+PICKED_PORTS_LOW = 20000
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_port_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default 32768-60999)."""
+    try:
+        low, high = (int(part) for part in path.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
+def free_ports(count: int, *, range_file: Path = EPHEMERAL_RANGE_FILE) -> Sequence[int]:
+    """Distinct loopback ports free right now, for tests and side-by-side servers.
+
+    A server told its ports on the command line binds them only once its models are loaded,
+    seconds later. A port the kernel handed out as free (``bind`` to port 0) comes from the
+    ephemeral range, which every outgoing connection draws its local port from too, and the
+    benchmark once lost a port that way in between (``[Errno 98] address already in use``). So
+    the ports are drawn at random below that range, where no outgoing connection lands, and
+    checked by binding them; only if the range leaves no room below it does the kernel pick.
+    """
+    import random
     import socket
 
-    sockets = []
+    low, _ = ephemeral_port_range(range_file)
+    candidates = list(range(PICKED_PORTS_LOW, low)) if low - PICKED_PORTS_LOW >= 1000 else []
+    random.SystemRandom().shuffle(candidates)
+    sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for port in candidates:
+            if len(sockets) == count:
+                break
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            sockets.append(s)
+        while len(sockets) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
