@@ -343,16 +343,20 @@ async def run_levels(
     """
     targets = {spec.name: parse_target(spec.url, admin_key=spec.admin_key) for spec in specs}
     levels: dict[str, list[Level]] = {name: [] for name in targets}
-    pids = {spec.name: spec.pid for spec in specs}
     try:
         for concurrency in concurrencies:
-            for name, target in targets.items():
+            for spec in specs:
                 level = await run_level(
-                    target, texts, concurrency, warmup_s=warmup_s, duration_s=duration_s, pid=pids[name]
+                    targets[spec.name],
+                    texts,
+                    concurrency,
+                    warmup_s=warmup_s,
+                    duration_s=duration_s,
+                    pid=spec.pid,
                 )
-                levels[name].append(level)
+                levels[spec.name].append(level)
                 if on_level is not None:
-                    on_level(name, level)
+                    on_level(spec.name, level)
     finally:
         for target in targets.values():
             await target.close()

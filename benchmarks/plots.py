@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import PEER_LABELS, limit_throughput, summaries
+from benchmarks.report import labelled_loads, limit_throughput, summaries
 
 DPI = 90
 
@@ -21,9 +21,7 @@ def _pyplot() -> Any:
 
 
 def _targets(size: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    targets = [(f"Triton [{v['name']}]", v["load"]) for v in size.get("variants", []) if v.get("load")]
-    targets += [(PEER_LABELS[k], p["load"]) for k, p in size.get("peers", {}).items() if p.get("load")]
-    return targets
+    return [(label, load) for label, load in labelled_loads(size) if load]
 
 
 def throughput_plot(size_name: str, size: dict[str, Any], path: Path) -> None:

@@ -63,18 +63,17 @@ def summaries(load: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
     return {lv["concurrency"]: lv["summary"] for lv in load.get("levels", []) if lv.get("summary")}
 
 
-def at_concurrency(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
-    """The summary at ``concurrency``, else at the highest level measured below it."""
-    levels = summaries(load)
-    candidates = [c for c in levels if c <= concurrency]
-    return levels[max(candidates)] if candidates else None
-
-
 def level_at(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
     """The whole level record at ``concurrency``, else at the highest level measured below it."""
     levels = {lv["concurrency"]: lv for lv in (load or {}).get("levels", []) if lv.get("summary")}
     candidates = [c for c in levels if c <= concurrency]
     return levels[max(candidates)] if candidates else None
+
+
+def at_concurrency(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+    """The summary at ``concurrency``, else at the highest level measured below it."""
+    level = level_at(load, concurrency)
+    return level["summary"] if level else None
 
 
 def peak(load: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -217,6 +216,14 @@ def targets_section(ratios: Sequence[KeyRatio]) -> str:
     return table(["size", "ratio", "value", "target", "met", "measured"], rows) + "\n"
 
 
+def labelled_loads(size: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """(label, load) of every served variant, then every peer: the report's and plots' order."""
+    targets: list[tuple[str, dict[str, Any] | None]] = [
+        (f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])
+    ]
+    return targets + [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
+
+
 def load_rows(label: str, load: dict[str, Any] | None, concurrency: Sequence[int]) -> list[str]:
     """One row per target: throughput and latency percentiles at each concurrency."""
     levels = summaries(load)
@@ -236,8 +243,7 @@ def throughput_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
             *[f"{limit_throughput(size, c):.1f} / {limit_single_ms(size, c):.0f} / -" for c in concurrency],
         ]
     ]
-    rows += [load_rows(f"Triton [{v['name']}]", v.get("load"), concurrency) for v in size.get("variants", [])]
-    rows += [load_rows(PEER_LABELS[k], p.get("load"), concurrency) for k, p in size.get("peers", {}).items()]
+    rows += [load_rows(label, load, concurrency) for label, load in labelled_loads(size)]
     header = ["target", *[f"c={c}: texts/s / p50 / p99 ms" for c in concurrency]]
     return table(header, rows) + "\n"
 
@@ -245,9 +251,7 @@ def throughput_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
 def percentile_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
     """p50 / p95 / p99 of every target (the latency distribution in numbers)."""
     rows = []
-    targets = [(f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])]
-    targets += [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
-    for label, load in targets:
+    for label, load in labelled_loads(size):
         for level in (load or {}).get("levels", []):
             s = level.get("summary")
             if s and level["concurrency"] in concurrency:
@@ -326,14 +330,6 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
     return note + table(header, rows) + "\n"
 
 
-def cpu_targets(size: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
-    """(label, load) of every served variant and peer, in report order."""
-    targets: list[tuple[str, dict[str, Any] | None]] = [
-        (f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])
-    ]
-    return targets + [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
-
-
 def cpu_section(size: dict[str, Any]) -> str:
     """CPU per answered text by process, at the headline concurrency: where throughput goes.
 
@@ -341,7 +337,7 @@ def cpu_section(size: dict[str, Any]) -> str:
     *cores busy* is that target's processes' CPU time over the window.
     """
     rows = []
-    for label, load in cpu_targets(size):
+    for label, load in labelled_loads(size):
         level = level_at(load, HEADLINE_CONCURRENCY)
         per_text = (level or {}).get("process_cpu_ms_per_text")
         if not level or not per_text:

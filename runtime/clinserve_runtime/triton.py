@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -362,6 +363,17 @@ def ephemeral_port_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
     return low, high
 
 
+def bind_loopback(port: int) -> socket.socket | None:
+    """A TCP socket bound to ``127.0.0.1:port``, or ``None`` when the port is taken."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
 def free_ports(count: int, *, range_file: Path = EPHEMERAL_RANGE_FILE) -> Sequence[int]:
     """Distinct loopback ports free right now, for tests and side-by-side servers.
 
@@ -373,7 +385,6 @@ def free_ports(count: int, *, range_file: Path = EPHEMERAL_RANGE_FILE) -> Sequen
     checked by binding them; only if the range leaves no room below it does the kernel pick.
     """
     import random
-    import socket
 
     low, _ = ephemeral_port_range(range_file)
     candidates = list(range(PICKED_PORTS_LOW, low)) if low - PICKED_PORTS_LOW >= 1000 else []
@@ -383,13 +394,9 @@ def free_ports(count: int, *, range_file: Path = EPHEMERAL_RANGE_FILE) -> Sequen
         for port in candidates:
             if len(sockets) == count:
                 break
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                s.close()
-                continue
-            sockets.append(s)
+            bound = bind_loopback(port)
+            if bound is not None:
+                sockets.append(bound)
         while len(sockets) < count:
             s = socket.socket()
             s.bind(("127.0.0.1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from clinserve_runtime.triton import PICKED_PORTS_LOW, ephemeral_port_range, free_ports
+from clinserve_runtime.triton import PICKED_PORTS_LOW, bind_loopback, ephemeral_port_range, free_ports
 
 
 def test_ports_are_distinct_bindable_and_below_the_range_outgoing_connections_use(tmp_path):
@@ -35,17 +35,10 @@ def test_an_unreadable_range_reads_as_the_linux_default(tmp_path):
 def test_a_port_in_use_is_never_handed_out(tmp_path):
     narrow = tmp_path / "range"
     narrow.write_text(f"{PICKED_PORTS_LOW + 1000}\t60999\n")  # 1,000 candidates
-    held = []
+    held = [s for s in map(bind_loopback, range(PICKED_PORTS_LOW, PICKED_PORTS_LOW + 990)) if s is not None]
     try:
-        for port in range(PICKED_PORTS_LOW, PICKED_PORTS_LOW + 990):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                s.close()
-                continue
-            held.append(s)
         taken = {s.getsockname()[1] for s in held}
+        assert held and bind_loopback(held[0].getsockname()[1]) is None  # taken: refused, not raised
         ports = free_ports(5, range_file=narrow)
         assert not taken & set(ports)
         assert len(set(ports)) == 5
