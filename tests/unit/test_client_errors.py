@@ -9,6 +9,8 @@ from tritonclient.utils import InferenceServerException
 
 import clinserve
 from clinserve.errors import (
+    LOCAL_CANCELLATION_DETAILS,
+    CancelledError,
     ClinServeError,
     DeadlineExceededError,
     InvalidInputError,
@@ -39,6 +41,10 @@ from clinserve.transport import translate
         ),
         ("StatusCode.PERMISSION_DENIED", "no", PermissionDeniedError),
         ("StatusCode.UNAUTHENTICATED", "no", PermissionDeniedError),
+        # A stopping server's gRPC endpoint cancels the calls not yet handed to a handler.
+        ("StatusCode.CANCELLED", "CANCELLED", UnavailableError),
+        ("StatusCode.CANCELLED", "", UnavailableError),
+        ("StatusCode.CANCELLED", LOCAL_CANCELLATION_DETAILS, CancelledError),
         ("StatusCode.INTERNAL", "onnx runtime failed", ServerError),
         ("StatusCode.UNKNOWN", "something", ServerError),
         ("UNAVAILABLE", "bare status name", UnavailableError),
@@ -63,6 +69,7 @@ def test_only_unavailable_and_overload_are_retryable():
             OverloadedError,
             UnavailableError,
             PermissionDeniedError,
+            CancelledError,
             ServerError,
             ClinServeError,
         )
@@ -102,3 +109,42 @@ def test_str_mentions_the_attempts_after_retries():
     error = UnavailableError("down", status="UNAVAILABLE")
     error.attempts = 3
     assert str(error) == "[UNAVAILABLE] down (after 3 attempts)"
+
+
+def test_a_call_this_process_cancels_stays_a_cancellation_and_is_not_retried():
+    # A real gRPC call, cancelled by the caller: its status and details as gRPC reports them.
+    # (Not through tritonclient's get_error_grpc: on a cancelled future, grpc 1.7x's
+    # debug_error_string() waits forever.)
+    from concurrent import futures
+
+    import grpc
+
+    release = futures.Future()
+
+    def hang(request: bytes, context: grpc.ServicerContext) -> bytes:
+        release.result(timeout=10)
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "test.Hang", {"Call": grpc.unary_unary_rpc_method_handler(hang)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/test.Hang/Call").future(b"")
+            call.cancel()
+            error = translate(InferenceServerException(msg=call.details(), status=str(call.code())))
+    finally:
+        release.set_result(None)
+        server.stop(None)
+    assert type(error) is CancelledError
+    assert error.status == "CANCELLED" and not error.retryable
+
+
+def test_a_cancelled_from_a_stopping_server_is_retried_like_any_unavailable_server():
+    exc = InferenceServerException(msg="CANCELLED", status="StatusCode.CANCELLED")
+    error = translate(exc)
+    assert isinstance(error, UnavailableError) and error.retryable
+    assert str(error) == "[CANCELLED] CANCELLED"

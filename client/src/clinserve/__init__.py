@@ -18,6 +18,7 @@ from clinserve.aio import AsyncClinServeClient
 from clinserve.batching import Chunk, split
 from clinserve.client import ClinServeClient
 from clinserve.errors import (
+    CancelledError,
     ClinServeError,
     DeadlineExceededError,
     InvalidInputError,
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "KNOWN_MODELS",
     "AsyncClinServeClient",
+    "CancelledError",
     "ChannelOptions",
     "Chunk",
     "ClassificationResult",

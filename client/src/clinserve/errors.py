@@ -9,6 +9,13 @@ restricted protocol as ``UNAVAILABLE``; the first two are overload (retry later,
 is up), the last a permission problem (retrying cannot help). And a server that is stopping
 unloads its models first, answering ``NOT_FOUND`` ("... has no available versions") for a model
 that exists: that is a server going away (try another replica), not an unknown model.
+
+A ``CANCELLED`` status the caller did not ask for is also a server going away: when Triton's gRPC
+endpoint shuts down (the last stage of a SIGTERM stop), gRPC core cancels every call that reached
+the server but was not yet handed to a handler (``grpc::Server::Shutdown`` kills pending calls),
+and the client sees ``CANCELLED`` with the message ``"CANCELLED"`` (issue 21, docs/reliability.md).
+Only a call the caller itself cancelled carries gRPC's local-cancellation message; that one
+stays a :class:`CancelledError`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "CancelledError",
     "ClinServeError",
     "DeadlineExceededError",
     "InvalidInputError",
@@ -34,6 +42,9 @@ _QUEUE_FULL = "exceeds maximum queue size"
 _QUEUE_TIMEOUT = "request timeout expired"
 _RESTRICTED = "this protocol is restricted"
 _NO_VERSIONS = "has no available versions"
+# What gRPC puts in a call that this process cancelled (grpc/_channel.py, grpc/aio/_call.py);
+# every other CANCELLED came from the other side.
+LOCAL_CANCELLATION_DETAILS = "Locally cancelled by application!"
 # The tokenizer's refusal of a request whose texts need more model sequences (sentences,
 # windows) or padded token positions than one request may use. The wording is part of the
 # server's contract (docs/tensor-contract.md); tests/integration/test_bad_input.py checks that
@@ -110,13 +121,21 @@ class OverloadedError(ClinServeError):
 
 
 class UnavailableError(ClinServeError):
-    """No server could be reached (down, restarting, refused the connection or TLS handshake)."""
+    """No server could be reached (down, restarting, refused the connection or TLS handshake).
+
+    Also a server that went away mid-call: one that is stopping (unloaded models, stopped
+    schedulers) or whose gRPC endpoint cancelled the call while it shut down.
+    """
 
     retryable = True
 
 
 class PermissionDeniedError(ClinServeError):
     """The server refused the call: a restricted protocol without the right key, or bad credentials."""
+
+
+class CancelledError(ClinServeError):
+    """The caller cancelled the call (a cancelled future or call context); never retried."""
 
 
 class ServerError(ClinServeError):
@@ -159,6 +178,8 @@ def error_from_status(status: str | None, message: str) -> ClinServeError:
             error_type = PermissionDeniedError
         else:
             error_type = UnavailableError
+    elif name == "CANCELLED":
+        error_type = CancelledError if message.strip() == LOCAL_CANCELLATION_DETAILS else UnavailableError
     elif name in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
         error_type = PermissionDeniedError
     elif name is None:
