@@ -26,8 +26,9 @@ import onnxruntime as ort
 
 from benchmarks.corpus import generate_corpus
 from clinserve_ensemble.catalog import load_catalog
+from clinserve_preprocess.contract import MODEL_INPUTS
 from clinserve_preprocess.encoding import TextEncoder
-from clinserve_runtime.configs import MODEL_INPUTS, ServingSettings
+from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.ort_options import available_cores, session_options
 from clinserve_runtime.procfs import rss_kib
 

@@ -35,22 +35,12 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from clinserve_ensemble.catalog import load_catalog
+from clinserve_preprocess.contract import Step, produced_by
 from clinserve_preprocess.encoding import TextEncoder
 
 TEXT = "Switched from metformin to insulin last week, feeling much better now #diabetes"
 IDENTITY_MODEL = "python_identity"
-TOKENIZER_OUTPUTS = (
-    "input_ids",
-    "attention_mask",
-    "token_type_ids",
-    "sequence_text_index",
-    "sequence_segment",
-    "sequence_spans",
-    "dropped_tokens",
-    "token_offsets",
-    "word_ids",
-    "sequence_pieces",
-)
+TOKENIZER_OUTPUTS = tuple(t.name for t in produced_by(Step.TOKENIZER))
 IDENTITY_CONFIG = f"""name: "{IDENTITY_MODEL}"
 backend: "python"
 max_batch_size: 0
@@ -141,7 +131,8 @@ def onnx_run_ms(repository: Path, model: str, *, pace_s: float = 0.004) -> tuple
     """
     import onnxruntime as ort
 
-    from clinserve_runtime.configs import MODEL_INPUTS, ServingSettings
+    from clinserve_preprocess.contract import MODEL_INPUTS
+    from clinserve_runtime.configs import ServingSettings
     from clinserve_runtime.ort_options import session_options
 
     spec = load_catalog()[model]

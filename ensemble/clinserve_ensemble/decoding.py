@@ -87,18 +87,34 @@ def tag_words(
     return words
 
 
-def bio_chunks(words: Sequence[TaggedWord], text: str, sentence: int) -> list[dict[str, Any]]:
-    """Group tagged words into entity chunks (NerConverter semantics)."""
+def bio_chunks(
+    words: Sequence[TaggedWord], text: str, sentence: int, *, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Group tagged words into entity chunks (NerConverter semantics).
+
+    Args:
+        words: Tagged words, offsets into the original text.
+        text: The part of the original text that holds the words, starting at ``offset``.
+        sentence: Sentence index every chunk carries.
+        offset: Where ``text`` starts in the original text.
+
+    Raises:
+        ValueError: When a chunk falls outside ``text`` (inconsistent inputs).
+    """
     chunks: list[dict[str, Any]] = []
     current: list[TaggedWord] = []
     entity = ""
 
     def flush() -> None:
         begin, end = current[0].begin, current[-1].end
+        if begin < offset or end - offset > len(text):
+            raise ValueError(
+                f"entity [{begin}, {end}) lies outside its text [{offset}, {offset + len(text)})"
+            )
         chunks.append(
             {
                 "entity": entity,
-                "text": text[begin:end],
+                "text": text[begin - offset : end - offset],
                 "begin": begin,
                 "end": end,
                 "confidence": float(np.mean([w.probability for w in current])),

@@ -2,6 +2,10 @@
 
 The schema is documented in ``docs/tensor-contract.md`` and versioned by ``SCHEMA_VERSION``;
 every result says whether the weights behind it are untrained demo weights.
+
+The inputs are per *sequence* (``clinserve_preprocess.contract``): which text and segment each
+sequence came from is in ``sequence_info``, and the text itself only travels where a result
+quotes it, as consecutive slices in ``sequence_text``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import numpy.typing as npt
 
 from clinserve_ensemble.activations import sigmoid, softmax
 from clinserve_ensemble.decoding import bio_chunks, multi_label, single_label, tag_words
+from clinserve_preprocess.contract import SEQUENCE_INFO_WIDTH
+from clinserve_preprocess.contract import SequenceColumn as Col
+from clinserve_preprocess.modes import Combination, Mode
 
 SCHEMA_VERSION = 1
 
@@ -34,30 +41,31 @@ class ResultContext:
 
 @dataclass(frozen=True)
 class SequenceOutputs:
-    """Everything the ONNX and tokenizer steps produced for S sequences of one request."""
+    """Everything the ONNX and tokenizer steps produced for the S sequences of one request.
+
+    The fields are the post-processor's inputs (``clinserve_preprocess.contract``).
+    """
 
     logits: npt.NDArray[np.float32]
-    sequence_text_index: npt.NDArray[np.int32]
-    sequence_segment: npt.NDArray[np.int32]
-    sequence_spans: npt.NDArray[np.int32]
-    dropped_tokens: npt.NDArray[np.int32]
+    sequence_info: npt.NDArray[np.int32]
+    sequence_text: npt.NDArray[np.object_]
     token_offsets: npt.NDArray[np.int32] | None = None
     word_ids: npt.NDArray[np.int32] | None = None
-    sequence_pieces: npt.NDArray[np.int32] | None = None
 
 
-def _envelope(ctx: ResultContext, mode: str) -> dict[str, Any]:
+def probabilities(ctx: ResultContext, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Scores from logits, over the last axis (sigmoid for multi-label, softmax otherwise)."""
+    return sigmoid(logits) if ctx.task == "multi_label" else softmax(logits)
+
+
+def _envelope(ctx: ResultContext, mode: Mode) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "model": ctx.model,
         "untrained": ctx.untrained,
         "weights": ctx.weights,
-        "mode": mode,
+        "mode": mode.name,
     }
-
-
-def _probabilities(ctx: ResultContext, logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return sigmoid(logits) if ctx.task == "multi_label" else softmax(logits)
 
 
 def _decode(ctx: ResultContext, probs: npt.NDArray[np.float32]) -> dict[str, Any]:
@@ -68,57 +76,11 @@ def _decode(ctx: ResultContext, probs: npt.NDArray[np.float32]) -> dict[str, Any
     return single_label(probs, ctx.labels)
 
 
-def merge_windows(
-    windows: list[tuple[int, int]],
-) -> list[tuple[int, int]]:
-    """For overlapping windows (piece ranges, in order), the pieces each one answers for.
-
-    A piece seen by two windows is taken from the one where it sits farther from an edge: the
-    overlap is cut at its midpoint. Returns ``[first, last)`` piece ranges, one per window,
-    that tile the covered pieces exactly once.
-    """
-    kept: list[tuple[int, int]] = []
-    for i, (start, end) in enumerate(windows):
-        first = start if i == 0 else (windows[i - 1][1] + start) // 2
-        last = end if i == len(windows) - 1 else (windows[i + 1][0] + end) // 2
-        if i and first < kept[-1][1]:
-            first = kept[-1][1]
-        kept.append((first, max(first, last)))
-    return kept
-
-
-def _entities(
-    ctx: ResultContext, text: str, rows: list[int], sentence: int, outputs: SequenceOutputs
-) -> list[dict[str, Any]]:
-    pieces = outputs.sequence_pieces
-    if outputs.token_offsets is None or outputs.word_ids is None or pieces is None:
-        raise ValueError(f"{ctx.model}: token classification needs offsets, word ids and piece ranges")
-    rows = sorted(rows, key=lambda r: int(pieces[r, 0]))
-    windows = [(int(pieces[r, 0]), int(pieces[r, 1])) for r in rows]
-    probs, word_ids, offsets = [], [], []
-    for row, (window_start, _), (first, last) in zip(rows, windows, merge_windows(windows), strict=True):
-        # Position 0 of every sequence is [CLS]: piece p sits at position p - window_start + 1.
-        positions = slice(first - window_start + 1, last - window_start + 1)
-        probs.append(softmax(outputs.logits[row, positions]))
-        word_ids.append(outputs.word_ids[row, positions])
-        offsets.append(outputs.token_offsets[row, positions])
-    words = tag_words(np.concatenate(probs), np.concatenate(word_ids), np.concatenate(offsets), ctx.labels)
-    return bio_chunks(words, text, sentence)
-
-
-def build_results(
-    ctx: ResultContext, texts: Sequence[str], outputs: SequenceOutputs, mode: str
-) -> list[dict[str, Any]]:
-    """One result dict per text, in request order.
-
-    Args:
-        ctx: The model's facts.
-        texts: The request's texts.
-        outputs: Tensors of the tokenizer and ONNX steps.
-        mode: The request's mode (see ``clinserve_preprocess.modes``).
+def check_consistent(ctx: ResultContext, outputs: SequenceOutputs) -> int:
+    """Refuse tensors that disagree with each other; returns the number of sequences.
 
     Raises:
-        ValueError: When the tensors disagree with each other (a wiring bug, not bad input).
+        ValueError: Naming the tensor (a wiring bug, or a caller bypassing the ensemble).
     """
     count = outputs.logits.shape[0]
     if outputs.logits.shape[-1] != len(ctx.labels):
@@ -126,56 +88,134 @@ def build_results(
             f"{ctx.model}: logits have {outputs.logits.shape[-1]} classes, the catalog has"
             f" {len(ctx.labels)} labels"
         )
-    for name in ("sequence_text_index", "sequence_segment", "sequence_spans", "dropped_tokens"):
-        if getattr(outputs, name).shape[0] != count:
-            raise ValueError(f"{ctx.model}: {name} has a different sequence count than logits")
+    if outputs.sequence_info.shape != (count, SEQUENCE_INFO_WIDTH):
+        raise ValueError(
+            f"{ctx.model}: sequence_info has shape {list(outputs.sequence_info.shape)}, expected"
+            f" [{count}, {SEQUENCE_INFO_WIDTH}]"
+        )
+    if outputs.sequence_text.shape[0] != count:
+        raise ValueError(f"{ctx.model}: sequence_text has a different sequence count than logits")
+    if count == 0:
+        raise ValueError(f"{ctx.model}: no model sequence")
+    return count
 
+
+def _segment_text(outputs: SequenceOutputs, rows: Sequence[int]) -> tuple[int, str]:
+    """``(offset, text)`` of a segment: its sequences' slices joined in order."""
+    info = outputs.sequence_info
+    text = "".join(bytes(outputs.sequence_text[r, 0]).decode("utf-8") for r in rows)
+    return int(info[rows[0], Col.SLICE_BEGIN]), text
+
+
+def _entities(
+    ctx: ResultContext,
+    probs: npt.NDArray[np.float32],
+    rows: list[int],
+    sentence: int,
+    outputs: SequenceOutputs,
+) -> list[dict[str, Any]]:
+    if outputs.token_offsets is None or outputs.word_ids is None:
+        raise ValueError(f"{ctx.model}: token classification needs token_offsets and word_ids")
+    info = outputs.sequence_info
+    rows = sorted(rows, key=lambda r: int(info[r, Col.ANSWER_BEGIN]))
+    # Position 0 of every sequence is [CLS]: piece p sits at position p - window start + 1.
+    positions = [
+        slice(
+            int(info[r, Col.ANSWER_BEGIN] - info[r, Col.WINDOW_START] + 1),
+            int(info[r, Col.ANSWER_END] - info[r, Col.WINDOW_START] + 1),
+        )
+        for r in rows
+    ]
+    words = tag_words(
+        np.concatenate([probs[r, p] for r, p in zip(rows, positions, strict=True)]),
+        np.concatenate([outputs.word_ids[r, p] for r, p in zip(rows, positions, strict=True)]),
+        np.concatenate([outputs.token_offsets[r, p] for r, p in zip(rows, positions, strict=True)]),
+        ctx.labels,
+    )
+    offset, text = _segment_text(outputs, rows)
+    return bio_chunks(words, text, sentence, offset=offset)
+
+
+def build_results(
+    ctx: ResultContext,
+    outputs: SequenceOutputs,
+    mode: Mode,
+    probs: npt.NDArray[np.float32] | None = None,
+) -> list[dict[str, Any]]:
+    """One result dict per text, in request order.
+
+    Args:
+        ctx: The model's facts.
+        outputs: Tensors of the tokenizer and ONNX steps.
+        mode: The request's mode (``clinserve_preprocess.modes``).
+        probs: ``probabilities(ctx, outputs.logits)`` when the caller computed it already (the
+            post-processor does, for all the requests of an execution in one call).
+
+    Raises:
+        ValueError: When the tensors disagree with each other (a wiring bug, not bad input).
+    """
+    count = check_consistent(ctx, outputs)
+    if probs is None:
+        probs = probabilities(ctx, outputs.logits)
+    info = outputs.sequence_info
+    text_of = info[:, Col.TEXT]
+    if text_of.min() < 0:
+        raise ValueError(f"{ctx.model}: sequence_info names a negative text index")
+    texts = int(text_of.max()) + 1
     # text -> segment -> rows, in order.
-    grouped: list[dict[int, list[int]]] = [{} for _ in texts]
+    grouped: list[dict[int, list[int]]] = [{} for _ in range(texts)]
     for row in range(count):
-        text_index = int(outputs.sequence_text_index[row])
-        grouped[text_index].setdefault(int(outputs.sequence_segment[row]), []).append(row)
+        grouped[int(text_of[row])].setdefault(int(info[row, Col.SEGMENT]), []).append(row)
 
     results = []
     for text_index, segments in enumerate(grouped):
-        text = texts[text_index]
+        if not segments:
+            raise ValueError(f"{ctx.model}: no model sequence for text {text_index}")
         result = _envelope(ctx, mode)
         rows = [r for segment_rows in segments.values() for r in segment_rows]
-        if not rows:
-            raise ValueError(f"{ctx.model}: no model sequence for text {text_index}")
-        dropped = [int(outputs.dropped_tokens[r]) for r in rows]
-        if ctx.task == "token_classification":
+        dropped = info[rows, Col.DROPPED]
+        combination = mode.combination
+        if combination is Combination.ENTITIES:
             result["entities"] = [
                 entity
                 for segment, segment_rows in segments.items()
-                for entity in _entities(ctx, text, segment_rows, segment, outputs)
+                for entity in _entities(ctx, probs, segment_rows, segment, outputs)
             ]
-        elif mode == "sentences":
+        elif combination is Combination.PER_SENTENCE:
             sentences = []
-            for segment, (row,) in segments.items():
-                begin, end = (int(x) for x in outputs.sequence_spans[row])
+            for segment, (row, *extra) in segments.items():
+                if extra:
+                    raise ValueError(
+                        f"{ctx.model}: sentence {segment} of text {text_index} has several sequences"
+                    )
+                begin, end = int(info[row, Col.SPAN_BEGIN]), int(info[row, Col.SPAN_END])
+                _, sentence_text = _segment_text(outputs, [row])
+                if len(sentence_text) != end - begin:
+                    raise ValueError(
+                        f"{ctx.model}: sequence_text of sentence {segment} does not fit its span"
+                    )
                 sentences.append(
                     {
                         "index": segment,
                         "begin": begin,
                         "end": end,
-                        "text": text[begin:end],
-                        **_decode(ctx, _probabilities(ctx, outputs.logits[row])),
-                        "truncated": int(outputs.dropped_tokens[row]) > 0,
-                        "dropped_tokens": int(outputs.dropped_tokens[row]),
+                        "text": sentence_text,
+                        **_decode(ctx, probs[row]),
+                        "truncated": int(info[row, Col.DROPPED]) > 0,
+                        "dropped_tokens": int(info[row, Col.DROPPED]),
                     }
                 )
             result["sentences"] = sentences
-        elif mode == "document":
+        elif combination is Combination.SENTENCE_MEAN:
             # Spark NLP's coalesceSentences: the document's scores are its sentences' mean.
-            mean = np.mean([_probabilities(ctx, outputs.logits[r]) for r in rows], axis=0)
+            mean = np.mean(probs[rows], axis=0)
             result.update(_decode(ctx, mean.astype(np.float32)))
             result["sentence_count"] = len(rows)
         else:
             if len(rows) != 1:
                 raise ValueError(f"{ctx.model}: expected one sequence for text {text_index}")
-            result.update(_decode(ctx, _probabilities(ctx, outputs.logits[rows[0]])))
-        result["truncated"] = any(d > 0 for d in dropped)
-        result["dropped_tokens"] = sum(dropped)
+            result.update(_decode(ctx, probs[rows[0]]))
+        result["truncated"] = bool((dropped > 0).any())
+        result["dropped_tokens"] = int(dropped.sum())
         results.append(result)
     return results

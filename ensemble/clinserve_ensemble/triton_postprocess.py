@@ -2,6 +2,9 @@
 
 Each ``<model>_postprocess/1/model.py`` re-exports :class:`TritonPythonModel` from here.
 It turns logits (plus the tokenizer's bookkeeping tensors) into one JSON ``RESULT`` per text.
+One execution serves every request Triton's dynamic batcher handed over: a sequence
+classifier's scores for all of them come from one activation call; a request whose tensors are
+wrong or whose logits are not finite gets its own error, and the others their results.
 """
 
 from __future__ import annotations
@@ -10,24 +13,20 @@ import json
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import triton_python_backend_utils as pb_utils
 
-from clinserve_ensemble.activations import NonFiniteLogitsError
-from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
-from clinserve_preprocess.modes import default_mode, requested_mode
+from clinserve_ensemble.results import (
+    ResultContext,
+    SequenceOutputs,
+    build_results,
+    check_consistent,
+    probabilities,
+)
+from clinserve_preprocess.contract import RESULT_OUTPUT, Step, consumed_by
+from clinserve_preprocess.modes import Mode, default_mode, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError
-
-RESULT_OUTPUT = "RESULT"
-
-
-def _input(request: Any, name: str, *, required: bool = True) -> Any:
-    tensor = pb_utils.get_input_tensor_by_name(request, name)
-    if tensor is None:
-        if required:
-            raise ValueError(f"post-processor input {name!r} is missing")
-        return None
-    return tensor.as_numpy()
 
 
 class TritonPythonModel:
@@ -48,47 +47,70 @@ class TritonPythonModel:
         )
         self.token_level = task == "token_classification"
         self.default_mode = default_mode(token_level=self.token_level, per_sentence=self.context.per_sentence)
+        self.input_names = [t.name for t in consumed_by(Step.POSTPROCESS, token_level=self.token_level)]
 
     def execute(self, requests: list[Any]) -> list[Any]:
-        """Build results request by request; a failure stays with its own request."""
-        responses = []
-        for request in requests:
+        """Build results for every request; a failure stays with its own request."""
+        responses: list[Any] = [None] * len(requests)
+        accepted: list[tuple[int, Mode, SequenceOutputs]] = []
+        for position, request in enumerate(requests):
             try:
                 mode = requested_mode(
                     request.parameters(), token_level=self.token_level, default=self.default_mode
                 )
-                texts = [bytes(t).decode("utf-8") for t in _input(request, "TEXT")]
-                outputs = SequenceOutputs(
-                    logits=_input(request, "logits"),
-                    sequence_text_index=_input(request, "sequence_text_index"),
-                    sequence_segment=_input(request, "sequence_segment"),
-                    sequence_spans=_input(request, "sequence_spans"),
-                    dropped_tokens=_input(request, "dropped_tokens"),
-                    token_offsets=_input(request, "token_offsets", required=self.token_level),
-                    word_ids=_input(request, "word_ids", required=self.token_level),
-                    sequence_pieces=_input(request, "sequence_pieces", required=self.token_level),
-                )
-                results = build_results(self.context, texts, outputs, mode)
+                outputs = self._outputs(request)
+                check_consistent(self.context, outputs)
             except InputError as exc:
-                error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+                responses[position] = _error(str(exc), pb_utils.TritonError.INVALID_ARG)
                 continue
-            except NonFiniteLogitsError as exc:
-                error = pb_utils.TritonError(f"{self.context.model}: {exc}", pb_utils.TritonError.INTERNAL)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                responses[position] = self._inconsistent(exc)
                 continue
+            if not np.isfinite(outputs.logits).all():
+                message = f"{self.context.model}: the model returned NaN or infinite logits"
+                responses[position] = _error(message, pb_utils.TritonError.INTERNAL)
+                continue
+            accepted.append((position, mode, outputs))
+        for (position, mode, outputs), probs in zip(accepted, self._probabilities(accepted), strict=True):
+            try:
+                results = build_results(self.context, outputs, mode, probs)
             except (ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                # Inconsistent tensors: only a caller bypassing the ensemble can send them.
-                message = (
-                    f"{self.context.model}: inconsistent post-processor inputs ({type(exc).__name__}: {exc})"
-                )
-                error = pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
+                responses[position] = self._inconsistent(exc)
                 continue
             encoded = np.array(
                 [json.dumps(r, ensure_ascii=False).encode("utf-8") for r in results], dtype=np.object_
             )
-            responses.append(
-                pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(RESULT_OUTPUT, encoded)])
+            responses[position] = pb_utils.InferenceResponse(
+                output_tensors=[pb_utils.Tensor(RESULT_OUTPUT, encoded)]
             )
         return responses
+
+    def _outputs(self, request: Any) -> SequenceOutputs:
+        arrays: dict[str, Any] = {}
+        for name in self.input_names:
+            tensor = pb_utils.get_input_tensor_by_name(request, name)
+            if tensor is None:
+                raise ValueError(f"post-processor input {name!r} is missing")
+            arrays[name] = tensor.as_numpy()
+        return SequenceOutputs(**arrays)
+
+    def _probabilities(
+        self, accepted: list[tuple[int, Mode, SequenceOutputs]]
+    ) -> list[npt.NDArray[np.float32]]:
+        """Scores per request; one activation call for all of them when their rows agree in shape."""
+        if not accepted:
+            return []
+        logits = [outputs.logits for _, _, outputs in accepted]
+        if self.token_level:  # [S, L, C] with a length per request
+            return [probabilities(self.context, item) for item in logits]
+        merged = probabilities(self.context, np.concatenate(logits))
+        return np.split(merged, np.cumsum([item.shape[0] for item in logits])[:-1])
+
+    def _inconsistent(self, exc: BaseException) -> Any:
+        # Inconsistent tensors: only a caller bypassing the ensemble can send them.
+        message = f"{self.context.model}: inconsistent post-processor inputs ({type(exc).__name__}: {exc})"
+        return _error(message, pb_utils.TritonError.INVALID_ARG)
+
+
+def _error(message: str, code: Any) -> Any:
+    return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message, code))

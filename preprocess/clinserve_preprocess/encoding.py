@@ -2,12 +2,19 @@
 
 Encoding follows Spark NLP's BERT classifiers: ``[CLS] pieces… [SEP]``, truncated to the
 model's length, ``token_type_ids`` all zero. Each text is encoded once; the model sequences are
-then cut from its word-pieces according to the request's *mode*:
+then cut from its word-pieces according to the request's segmentation
+(:class:`~clinserve_preprocess.modes.Segmentation`):
 
 - ``whole``: one sequence per text, truncated (the result says how many pieces were dropped);
-- ``sentences`` / ``document``: one sequence per sentence, each truncated;
+- ``sentences``: one sequence per sentence, each truncated;
 - ``windows``: overlapping windows over the whole text, so no piece is dropped;
 - ``sentence_windows``: overlapping windows inside each sentence.
+
+The work splits in three so that the tokenizer step can encode many requests at once: one
+:meth:`TextEncoder.pieces` call for every text of every request (the expensive part, in Rust),
+then per request a :meth:`TextEncoder.plan` (which pieces go into which sequence) and an
+:meth:`TextEncoder.assemble` at a padded length. :meth:`TextEncoder.encode` does all three for
+one request.
 
 Each request is padded to a *length bucket* rather than to its own length or to the model
 maximum: Triton's dynamic batcher only merges requests whose shapes are equal, so a few fixed
@@ -25,13 +32,14 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from clinserve_preprocess.contract import SEQUENCE_INFO_WIDTH, SequenceColumn
+from clinserve_preprocess.modes import Segmentation
 from clinserve_preprocess.sentences import split_sentences
 
 DEFAULT_BUCKETS: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
 # Marks positions that belong to no word: [CLS], [SEP] and padding.
 NO_WORD = -1
-# How the pieces of a text become model sequences (see the module docstring).
-SEGMENTATIONS = ("whole", "sentences", "windows", "sentence_windows")
+Span = tuple[int, int]
 
 
 def bucket_length(length: int, max_tokens: int, buckets: Sequence[int] = DEFAULT_BUCKETS) -> int:
@@ -42,7 +50,7 @@ def bucket_length(length: int, max_tokens: int, buckets: Sequence[int] = DEFAULT
     return max_tokens
 
 
-def window_ranges(count: int, size: int, overlap: int) -> list[tuple[int, int]]:
+def window_ranges(count: int, size: int, overlap: int) -> list[Span]:
     """Piece ranges ``[start, end)`` of overlapping windows that cover ``count`` pieces.
 
     Consecutive windows share ``overlap`` pieces (fewer for the last one) so that every piece
@@ -57,6 +65,31 @@ def window_ranges(count: int, size: int, overlap: int) -> list[tuple[int, int]]:
     return [(s, s + size) for s in starts]
 
 
+def window_count(count: int, size: int, overlap: int) -> int:
+    """``len(window_ranges(count, size, overlap))`` without building the list."""
+    if count <= size:
+        return 1
+    step = size - overlap
+    return -(-(count - size) // step) + 1
+
+
+def merge_windows(windows: Sequence[Span]) -> list[Span]:
+    """For overlapping windows (piece ranges, in order), the pieces each one answers for.
+
+    A piece seen by two windows is taken from the one where it sits farther from an edge: the
+    overlap is cut at its midpoint. Returns ``[first, last)`` piece ranges, one per window,
+    that tile the covered pieces exactly once.
+    """
+    kept: list[Span] = []
+    for i, (start, end) in enumerate(windows):
+        first = start if i == 0 else (windows[i - 1][1] + start) // 2
+        last = end if i == len(windows) - 1 else (windows[i + 1][0] + end) // 2
+        if i and first < kept[-1][1]:
+            first = kept[-1][1]
+        kept.append((first, max(first, last)))
+    return kept
+
+
 @dataclass(frozen=True)
 class TextPieces:
     """The word-pieces of one whole text (no special tokens)."""
@@ -68,42 +101,69 @@ class TextPieces:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
-    def range_within(self, begin: int, end: int) -> tuple[int, int]:
+    def range_within(self, begin: int, end: int) -> Span:
         """Indices ``[first, last)`` of the pieces that lie inside characters ``[begin, end)``."""
-        starts = self.offsets[:, 0]
+        starts = self.offsets[:, 0]  # contiguous (see TextEncoder.pieces): no copy per call
         return int(np.searchsorted(starts, begin, "left")), int(np.searchsorted(starts, end, "left"))
+
+    def char_start(self, piece: int, default: int) -> int:
+        """Character offset where piece ``piece`` starts (``default`` past the last piece)."""
+        return int(self.offsets[piece, 0]) if piece < len(self) else default
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    """One model sequence: which text, segment and pieces, and the text slice it carries."""
+
+    text: int
+    segment: int
+    span: Span
+    window: Span
+    answer: Span
+    dropped: int
+    slice: Span
+
+    def info_row(self) -> tuple[int, ...]:
+        """The sequence's ``sequence_info`` row (columns of :class:`SequenceColumn`)."""
+        return (
+            self.text,
+            self.segment,
+            self.span[0],
+            self.span[1],
+            self.dropped,
+            self.window[0],
+            self.answer[0],
+            self.answer[1],
+            self.slice[0],
+        )
 
 
 @dataclass(frozen=True)
 class EncodedBatch:
     """Model inputs for S sequences drawn from one request's texts.
 
+    The fields are the tokenizer step's outputs (``clinserve_preprocess.contract``).
+
     Attributes:
         input_ids: int64 [S, L] word-piece ids, padded with the pad id.
         attention_mask: int64 [S, L], 1 on real tokens.
         token_type_ids: int64 [S, L], all zero (single-segment input).
+        sequence_info: int32 [S, len(SequenceColumn)] per-sequence bookkeeping.
+        sequence_text: object [S, 1] UTF-8 bytes: the slice of its text the sequence carries
+            (empty unless the mode's results quote text).
         token_offsets: int32 [S, L, 2] ``(begin, end)`` of each piece in the original text;
             ``(0, 0)`` on special and padding positions.
         word_ids: int32 [S, L] index of the word a piece belongs to (counted over the whole
             text), ``NO_WORD`` elsewhere.
-        sequence_text_index: int32 [S] which request text each sequence came from.
-        sequence_segment: int32 [S] which segment (sentence, or 0 for the whole text) of its
-            text each sequence came from.
-        sequence_spans: int32 [S, 2] character span of the sequence's segment in its text.
-        sequence_pieces: int32 [S, 2] range of the text's word-pieces the sequence holds.
-        dropped_tokens: int32 [S] word pieces of the segment cut off by truncation.
     """
 
     input_ids: npt.NDArray[np.int64]
     attention_mask: npt.NDArray[np.int64]
     token_type_ids: npt.NDArray[np.int64]
+    sequence_info: npt.NDArray[np.int32]
+    sequence_text: npt.NDArray[np.object_]
     token_offsets: npt.NDArray[np.int32]
     word_ids: npt.NDArray[np.int32]
-    sequence_text_index: npt.NDArray[np.int32]
-    sequence_segment: npt.NDArray[np.int32]
-    sequence_spans: npt.NDArray[np.int32]
-    sequence_pieces: npt.NDArray[np.int32]
-    dropped_tokens: npt.NDArray[np.int32]
 
     @property
     def num_sequences(self) -> int:
@@ -115,16 +175,22 @@ class EncodedBatch:
         """S × L, the positions the model will compute."""
         return int(self.input_ids.size)
 
+    def column(self, column: SequenceColumn) -> npt.NDArray[np.int32]:
+        """One column of ``sequence_info``, [S]."""
+        return self.sequence_info[:, column]
 
-@dataclass(frozen=True)
-class _Plan:
-    """One model sequence: text, segment, its character span and its piece range."""
+    def window(self, row: int) -> Span:
+        """The text's pieces ``[first, last)`` that sequence ``row`` holds."""
+        first = int(self.sequence_info[row, SequenceColumn.WINDOW_START])
+        return first, first + int(self.attention_mask[row].sum()) - 2
 
-    text: int
-    segment: int
-    span: tuple[int, int]
-    pieces: tuple[int, int]
-    dropped: int
+
+def padded_positions(
+    plans: Sequence[SequencePlan], max_tokens: int, buckets: Sequence[int]
+) -> tuple[int, int]:
+    """``(sequences, padded length)`` a request of these plans is encoded at."""
+    longest = max((p.window[1] - p.window[0] for p in plans), default=0)
+    return len(plans), bucket_length(longest + 2, max_tokens, buckets)
 
 
 class TextEncoder:
@@ -174,15 +240,17 @@ class TextEncoder:
         return int(token_id)
 
     def pieces(self, texts: Sequence[str]) -> list[TextPieces]:
-        """Word-pieces of each whole text, with character offsets and word indices."""
+        """Word-pieces of each whole text, with character offsets and word indices (one call)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         result = []
         for encoding in encodings:
             count = len(encoding.ids)
+            # Fortran order keeps each column contiguous: range_within searches the starts.
+            offsets = np.asarray(encoding.offsets, dtype=np.int32).reshape(count, 2)
             result.append(
                 TextPieces(
                     ids=np.asarray(encoding.ids, dtype=np.int64),
-                    offsets=np.asarray(encoding.offsets, dtype=np.int32).reshape(count, 2),
+                    offsets=np.asfortranarray(offsets),
                     word_ids=np.asarray(
                         [NO_WORD if w is None else w for w in encoding.word_ids], dtype=np.int32
                     ),
@@ -190,46 +258,71 @@ class TextEncoder:
             )
         return result
 
-    def plan(self, texts: Sequence[str], pieces: Sequence[TextPieces], segmentation: str) -> list[_Plan]:
-        """Decide which pieces go into which model sequence."""
-        if segmentation not in SEGMENTATIONS:
-            raise ValueError(f"unknown segmentation {segmentation!r}; expected one of {SEGMENTATIONS}")
-        budget = self.window_size
-        plans: list[_Plan] = []
-        for index, (text, text_pieces) in enumerate(zip(texts, pieces, strict=True)):
-            if segmentation in ("whole", "windows"):
-                segments = [((0, len(text)), (0, len(text_pieces)))]
-            else:
-                segments = [((b, e), text_pieces.range_within(b, e)) for b, e in split_sentences(text)]
-            for segment, (span, (first, last)) in enumerate(segments):
-                if segmentation.endswith("windows"):
-                    for start, end in window_ranges(last - first, budget, self.window_overlap):
-                        plans.append(_Plan(index, segment, span, (first + start, first + end), 0))
-                else:
-                    kept = min(last - first, budget)
-                    plans.append(_Plan(index, segment, span, (first, first + kept), last - first - kept))
-        return plans
+    def segments(self, text: str, segmentation: Segmentation) -> list[Span]:
+        """Character spans of the segments of ``text``: its sentences, or the whole text."""
+        return split_sentences(text) if segmentation.splits_sentences else [(0, len(text))]
 
-    def encode(self, texts: Sequence[str], *, segmentation: str = "whole") -> EncodedBatch:
-        """Encode texts into model sequences.
+    def plan(
+        self,
+        index: int,
+        pieces: TextPieces,
+        segments: Sequence[Span],
+        segmentation: Segmentation,
+        *,
+        quote_text: bool = True,
+    ) -> list[SequencePlan]:
+        """Decide which pieces of text ``index`` go into which model sequence.
 
         Args:
-            texts: Already validated texts.
-            segmentation: One of ``SEGMENTATIONS``.
+            index: The text's position in its request.
+            pieces: The text's word-pieces.
+            segments: Its segments' character spans (:meth:`segments`).
+            segmentation: How segments become sequences.
+            quote_text: Whether the sequences carry their text slices (the mode's results quote
+                text); without it every slice is empty.
         """
-        pieces = self.pieces(texts)
-        plans = self.plan(texts, pieces, segmentation)
-        longest = max((p.pieces[1] - p.pieces[0] for p in plans), default=0)
-        length = bucket_length(longest + 2, self.max_tokens, self.buckets)
-        count = len(plans)
+        budget = self.window_size
+        plans: list[SequencePlan] = []
+        for segment, span in enumerate(segments):
+            first, last = pieces.range_within(*span)
+            if segmentation.windowed:
+                windows = [
+                    (first + s, first + e)
+                    for s, e in window_ranges(last - first, budget, self.window_overlap)
+                ]
+                answers = merge_windows(windows)
+            else:
+                kept = min(last - first, budget)
+                windows = answers = [(first, first + kept)]
+            dropped = 0 if segmentation.windowed else last - first - windows[0][1] + windows[0][0]
+            # The segment's text, cut where each sequence's answered pieces start: consecutive
+            # slices, each exactly once, so the post-processor can quote any chunk of pieces.
+            cuts = [span[0]]
+            for answer in answers[1:]:
+                cuts.append(max(cuts[-1], min(span[1], pieces.char_start(answer[0], span[1]))))
+            cuts.append(span[1])
+            for window, answer, begin, end in zip(windows, answers, cuts, cuts[1:], strict=False):
+                text_slice = (begin, end) if quote_text else (begin, begin)
+                plans.append(SequencePlan(index, segment, span, window, answer, dropped, text_slice))
+        return plans
 
+    def assemble(
+        self,
+        texts: Sequence[str],
+        pieces: Sequence[TextPieces],
+        plans: Sequence[SequencePlan],
+        length: int,
+    ) -> EncodedBatch:
+        """Pad the planned sequences of one request to ``length`` positions."""
+        count = len(plans)
         input_ids = np.full((count, length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((count, length), dtype=np.int64)
         token_offsets = np.zeros((count, length, 2), dtype=np.int32)
         word_ids = np.full((count, length), NO_WORD, dtype=np.int32)
+        sequence_text = np.empty((count, 1), dtype=np.object_)
         for row, plan in enumerate(plans):
             source = pieces[plan.text]
-            first, last = plan.pieces
+            first, last = plan.window
             kept = last - first
             input_ids[row, 0] = self.cls_id
             input_ids[row, 1 : kept + 1] = source.ids[first:last]
@@ -237,20 +330,41 @@ class TextEncoder:
             attention_mask[row, : kept + 2] = 1
             token_offsets[row, 1 : kept + 1] = source.offsets[first:last]
             word_ids[row, 1 : kept + 1] = source.word_ids[first:last]
-
-        def column(values: list[int] | list[tuple[int, int]], width: int = 0) -> npt.NDArray[np.int32]:
-            shape = (count, width) if width else (count,)
-            return np.asarray(values, dtype=np.int32).reshape(shape)
-
+            begin, end = plan.slice
+            sequence_text[row, 0] = texts[plan.text][begin:end].encode("utf-8")
+        info = np.asarray([p.info_row() for p in plans], dtype=np.int32).reshape(count, SEQUENCE_INFO_WIDTH)
         return EncodedBatch(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=np.zeros((count, length), dtype=np.int64),
+            sequence_info=info,
+            sequence_text=sequence_text,
             token_offsets=token_offsets,
             word_ids=word_ids,
-            sequence_text_index=column([p.text for p in plans]),
-            sequence_segment=column([p.segment for p in plans]),
-            sequence_spans=column([p.span for p in plans], 2),
-            sequence_pieces=column([p.pieces for p in plans], 2),
-            dropped_tokens=column([p.dropped for p in plans]),
         )
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        segmentation: Segmentation | str = Segmentation.WHOLE,
+        quote_text: bool = True,
+    ) -> EncodedBatch:
+        """Encode the texts of one request into model sequences at their bucket length.
+
+        Args:
+            texts: Already validated texts.
+            segmentation: A :class:`Segmentation` (or its value).
+            quote_text: Whether sequences carry their text slices (see :meth:`plan`).
+        """
+        segmentation = Segmentation(segmentation)
+        pieces = self.pieces(texts)
+        plans = [
+            plan
+            for index, (text, text_pieces) in enumerate(zip(texts, pieces, strict=True))
+            for plan in self.plan(
+                index, text_pieces, self.segments(text, segmentation), segmentation, quote_text=quote_text
+            )
+        ]
+        _, length = padded_positions(plans, self.max_tokens, self.buckets)
+        return self.assemble(texts, pieces, plans, length)

@@ -4,54 +4,107 @@ Each ``<model>_tokenizer/1/model.py`` in the repository re-exports :class:`Trito
 from here. Per-model settings come from ``config.pbtxt`` parameters (rendered from the catalog);
 the vocabulary is ``tokenizer.json`` beside ``model.py``.
 
-Errors are returned per request (``InferenceResponse(error=...)``), so one bad text never fails
-the other requests Triton handed over in the same call.
+One execution serves every request Triton's dynamic batcher handed over: each request is checked
+on its own (the cheap limits first, ``clinserve_preprocess.limits``), then the texts of a whole
+pass of requests are word-pieced in one call into ``tokenizers``, and each request is cut into
+model sequences and padded (``clinserve_preprocess.merging`` groups lengths so that requests
+reach the ONNX step together). Responses go out through each request's response sender as soon
+as its pass is done, so a short request never waits for a long document beside it; an error
+stays with its own request.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import triton_python_backend_utils as pb_utils
 
-from clinserve_preprocess.encoding import EncodedBatch, TextEncoder
-from clinserve_preprocess.modes import default_mode, modes_for, requested_mode
+from clinserve_preprocess.contract import TEXT_INPUT, Step, produced_by
+from clinserve_preprocess.encoding import (
+    EncodedBatch,
+    SequencePlan,
+    Span,
+    TextEncoder,
+    TextPieces,
+    padded_positions,
+)
+from clinserve_preprocess.limits import RequestLimits
+from clinserve_preprocess.merging import passes, shared_lengths
+from clinserve_preprocess.modes import Mode, default_mode, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError, decode_text, validate_text
 
-TEXT_INPUT = "TEXT"
-# Output name -> EncodedBatch attribute. Only the outputs the ensemble maps are requested,
-# and only those are sent on.
-OUTPUTS = {
-    "input_ids": "input_ids",
-    "attention_mask": "attention_mask",
-    "token_type_ids": "token_type_ids",
-    "token_offsets": "token_offsets",
-    "word_ids": "word_ids",
-    "sequence_text_index": "sequence_text_index",
-    "sequence_segment": "sequence_segment",
-    "sequence_spans": "sequence_spans",
-    "sequence_pieces": "sequence_pieces",
-    "dropped_tokens": "dropped_tokens",
-}
+OUTPUT_NAMES = tuple(t.name for t in produced_by(Step.TOKENIZER))
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request that passed the cheap checks: its texts, mode and segments."""
+
+    position: int
+    texts: list[str]
+    mode: Mode
+    segments: list[list[Span]]
+    chars: int
+
+
+class Replies:
+    """Sends exactly one response per request, whatever happens in between."""
+
+    def __init__(self, requests: Sequence[Any], model: str) -> None:
+        self.requests = requests
+        self.model = model
+        self.answered = [False] * len(requests)
+
+    def send(self, position: int, response: Any) -> None:
+        """Send ``response`` as the final one of request ``position``."""
+        if not self.answered[position]:
+            self.answered[position] = True
+            sender = self.requests[position].get_response_sender()
+            sender.send(response, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+
+    def fail(self, position: int, message: str, code: Any) -> None:
+        """Answer request ``position`` with an error."""
+        error = pb_utils.TritonError(message, code)
+        self.send(position, pb_utils.InferenceResponse(output_tensors=[], error=error))
+
+    def internal(self, position: int, exc: BaseException) -> None:
+        """Answer with an internal error; the type only, since a message could quote the text."""
+        message = f"{self.model}: tokenization failed ({type(exc).__name__})"
+        pb_utils.Logger.log_error(message)
+        self.fail(position, message, pb_utils.TritonError.INTERNAL)
+
+    def fail_unanswered(self) -> None:
+        """A request still unanswered after a bug gets an internal error, never silence."""
+        for position, done in enumerate(self.answered):
+            if not done:
+                self.internal(position, RuntimeError("no response was built"))
 
 
 class TritonPythonModel:
-    """Validate TEXT and encode it for the model's ONNX step."""
+    """Validate TEXT and encode it for the model's ONNX step, many requests at a time."""
 
     def initialize(self, args: dict[str, str]) -> None:
-        """Load the tokenizer and the limits from the model config."""
+        """Load the tokenizer, the limits and the batching policy from the model config."""
         params = ModelParameters.from_args(args)
         self.model_name = args["model_name"]
+        self.public_name = self.model_name.removesuffix("_tokenizer")
         self.token_level = params.text("task") == "token_classification"
         self.default_mode = default_mode(
             token_level=self.token_level, per_sentence=params.flag("per_sentence")
         )
-        self.max_texts = params.integer("max_texts_per_request")
-        self.max_sequences = params.integer("max_sequences_per_request")
-        self.max_padded_tokens = params.integer("max_padded_tokens_per_request")
-        self.max_text_chars = params.integer("max_text_chars")
+        self.limits = RequestLimits(
+            max_texts=params.integer("max_texts_per_request"),
+            max_text_chars=params.integer("max_text_chars"),
+            max_request_chars=params.integer("max_request_chars"),
+            max_sequences=params.integer("max_sequences_per_request"),
+            max_positions=params.integer("max_padded_tokens_per_request"),
+        )
+        self.max_chars_per_pass = params.integer("max_chars_per_pass")
+        self.merge_padding_ratio = params.number("merge_padding_ratio")
         version_dir = os.path.join(args["model_repository"], args["model_version"])
         tokenizer_path = os.path.join(version_dir, "tokenizer.json")
         if not os.path.isfile(tokenizer_path):
@@ -63,57 +116,100 @@ class TritonPythonModel:
             tokenizer_path, params.integer("max_tokens"), buckets=params.json("length_buckets")
         )
 
-    def execute(self, requests: list[Any]) -> list[Any]:
-        """Encode each request on its own; a bad request gets its own error response."""
-        responses = []
-        for request in requests:
-            try:
-                encoded = self._encode_request(request)
-            except InputError as exc:
-                error = pb_utils.TritonError(str(exc), pb_utils.TritonError.INVALID_ARG)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
-                continue
-            except Exception as exc:  # a bug must fail its request, not the stub or the others
-                # The type only: the message of an unexpected error could quote the text.
-                message = f"{self.model_name}: tokenization failed ({type(exc).__name__})"
-                pb_utils.Logger.log_error(message)
-                error = pb_utils.TritonError(message, pb_utils.TritonError.INTERNAL)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
-                continue
-            wanted = request.requested_output_names()
-            tensors = [
-                pb_utils.Tensor(name, getattr(encoded, attribute))
-                for name, attribute in OUTPUTS.items()
-                if name in wanted
-            ]
-            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
-        return responses
+    def execute(self, requests: list[Any]) -> None:
+        """Answer every request through its response sender (hence no return value)."""
+        replies = Replies(requests, self.model_name)
+        try:
+            prepared = []
+            for position, request in enumerate(requests):
+                try:
+                    prepared.append(self._prepare(position, request))
+                except InputError as exc:
+                    replies.fail(position, str(exc), pb_utils.TritonError.INVALID_ARG)
+                except Exception as exc:  # a bug fails its request, not the stub or the others
+                    replies.internal(position, exc)
+            for group in passes(prepared, lambda p: p.chars, self.max_chars_per_pass):
+                self._encode_pass(group, requests, replies)
+        finally:
+            replies.fail_unanswered()
 
-    def _encode_request(self, request: Any) -> EncodedBatch:
+    def _prepare(self, position: int, request: Any) -> PreparedRequest:
         tensor = pb_utils.get_input_tensor_by_name(request, TEXT_INPUT)
         if tensor is None:
             raise InputError(f"the request has no {TEXT_INPUT} input")
         raw = tensor.as_numpy()
+        # [N, 1] when the step batches (the ensemble reshapes the public [N]), [N] otherwise.
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw[:, 0]
         if raw.ndim != 1:
             raise InputError(f"{TEXT_INPUT} must be a 1-D list of strings, got shape {list(raw.shape)}")
         if raw.size == 0:
             raise InputError(f"{TEXT_INPUT} holds no texts")
-        if raw.size > self.max_texts:
-            raise InputError(
-                f"{TEXT_INPUT} holds {raw.size} texts; {self.model_name.removesuffix('_tokenizer')}"
-                f" takes at most {self.max_texts} per request (the client library splits longer lists)"
-            )
+        self.limits.check_count(int(raw.size), self.public_name)
         mode = requested_mode(request.parameters(), token_level=self.token_level, default=self.default_mode)
         texts = [decode_text(item, i) for i, item in enumerate(raw)]
         for index, text in enumerate(texts):
-            validate_text(text, index, max_chars=self.max_text_chars)
-        encoded = self.encoder.encode(texts, segmentation=modes_for(self.token_level)[mode])
-        # Bounds on one ONNX execution: its batch, and the positions it computes (memory).
-        if encoded.num_sequences > self.max_sequences or encoded.padded_tokens > self.max_padded_tokens:
-            raise InputError(
-                f"in mode {mode!r} the request needs {encoded.num_sequences} model sequences of"
-                f" {encoded.input_ids.shape[1]} tokens; one request may use at most {self.max_sequences}"
-                f" sequences and {self.max_padded_tokens:,} token positions: send fewer or shorter texts"
-                " (see docs/long-documents.md for the limits)"
+            validate_text(text, index)
+        lengths = [len(text) for text in texts]
+        self.limits.check_chars(lengths)
+        segmentation = mode.segmentation
+        if segmentation.windowed:
+            self.limits.check_word_bound(texts, mode.name)
+        segments = [self.encoder.segments(text, segmentation) for text in texts]
+        if segmentation.splits_sentences:
+            self.limits.check_sentence_count(sum(len(s) for s in segments), mode.name)
+        return PreparedRequest(position, texts, mode, segments, sum(lengths))
+
+    def _encode_pass(self, group: list[PreparedRequest], requests: Sequence[Any], replies: Replies) -> None:
+        """Word-piece every text of ``group`` in one call, then answer each request."""
+        try:
+            pieces = self.encoder.pieces([text for prepared in group for text in prepared.texts])
+        except Exception as exc:
+            if len(group) > 1:  # find the request that breaks it; the others still get answers
+                for prepared in group:
+                    self._encode_pass([prepared], requests, replies)
+            else:
+                replies.internal(group[0].position, exc)
+            return
+        planned: list[tuple[PreparedRequest, list[TextPieces], list[SequencePlan], tuple[int, int]]] = []
+        start = 0
+        for prepared in group:
+            own = pieces[start : start + len(prepared.texts)]
+            start += len(prepared.texts)
+            try:
+                plans = self._plan(prepared, own)
+                shape = padded_positions(plans, self.encoder.max_tokens, self.encoder.buckets)
+                self.limits.check_sequences(*shape, prepared.mode.name)
+            except InputError as exc:
+                replies.fail(prepared.position, str(exc), pb_utils.TritonError.INVALID_ARG)
+                continue
+            except Exception as exc:
+                replies.internal(prepared.position, exc)
+                continue
+            planned.append((prepared, own, plans, shape))
+        encoder = self.encoder
+        lengths = shared_lengths(
+            [shape for *_, shape in planned], self.merge_padding_ratio, encoder.max_tokens, encoder.buckets
+        )
+        for (prepared, own, plans, _), length in zip(planned, lengths, strict=True):
+            try:
+                encoded = encoder.assemble(prepared.texts, own, plans, length)
+                replies.send(prepared.position, self._response(requests[prepared.position], encoded))
+            except Exception as exc:
+                replies.internal(prepared.position, exc)
+
+    def _plan(self, prepared: PreparedRequest, pieces: Sequence[TextPieces]) -> list[SequencePlan]:
+        mode = prepared.mode
+        return [
+            plan
+            for index, (text_pieces, segments) in enumerate(zip(pieces, prepared.segments, strict=True))
+            for plan in self.encoder.plan(
+                index, text_pieces, segments, mode.segmentation, quote_text=mode.quotes_text
             )
-        return encoded
+        ]
+
+    @staticmethod
+    def _response(request: Any, encoded: EncodedBatch) -> Any:
+        wanted = request.requested_output_names()
+        tensors = [pb_utils.Tensor(name, getattr(encoded, name)) for name in OUTPUT_NAMES if name in wanted]
+        return pb_utils.InferenceResponse(output_tensors=tensors)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-# A 1 MB note must still get an answer; anything far larger is almost surely a mistake and
-# would hold a Python model instance for seconds. Overridable per model in config.pbtxt.
-DEFAULT_MAX_TEXT_CHARS = 2_000_000
-
 
 class InputError(ValueError):
     """A request input is unusable; the message says which one and why."""
@@ -32,16 +28,11 @@ def decode_text(raw: bytes | str, index: int) -> str:
         ) from None
 
 
-def validate_text(text: str, index: int, *, max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
-    """Refuse texts that have nothing to classify or exceed the size limit.
+def validate_text(text: str, index: int) -> None:
+    """Refuse a text that has nothing to classify (its size is ``limits``' business).
 
     Raises:
-        InputError: For empty or whitespace-only text, or text longer than ``max_chars``.
+        InputError: For empty or whitespace-only text.
     """
-    if not text.strip():
+    if not text or text.isspace():
         raise InputError(f"TEXT[{index}] is empty or whitespace only: there is nothing to classify")
-    if len(text) > max_chars:
-        raise InputError(
-            f"TEXT[{index}] has {len(text):,} characters, more than this model's limit of"
-            f" {max_chars:,}; split the document before sending it"
-        )

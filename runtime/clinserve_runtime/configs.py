@@ -2,15 +2,19 @@
 
 Configs are built as ``ModelConfig`` protobuf messages (from tritonclient's generated
 ``model_config_pb2``) and written with protobuf's text format, so a field name or enum value
-that Triton would reject fails here, at build time.
+that Triton would reject fails here, at build time. Every tensor between the steps comes from
+the one declaration in ``clinserve_preprocess.contract``.
 
 Ensemble tensor contract (documented in docs/tensor-contract.md):
 
 - ``TEXT``: TYPE_STRING, dims ``[-1]``: the texts of one request, UTF-8.
 - ``RESULT``: TYPE_STRING, dims ``[-1]``: one JSON document per text, same order.
 
-The ensemble and its Python steps use ``max_batch_size: 0`` because one text may become several
-model sequences (one per sentence); only the ONNX step batches, which is where batching pays.
+The ensemble keeps ``max_batch_size: 0`` (a request is a list of texts). Its steps batch along
+their own first dimension (``ServingSettings.python_batching``): texts for the tokenizer (the
+ensemble's input ``reshape`` hands it ``[N, 1]``), model sequences for the ONNX step and the
+post-processor, so Triton's dynamic batcher gives each Python step many requests per execution
+(docs/tensor-contract.md, "Why this shape").
 """
 
 from __future__ import annotations
@@ -23,9 +27,18 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
 from clinserve_ensemble.catalog import ModelSpec
+from clinserve_preprocess.contract import (
+    MODEL_INPUTS,
+    RESULT_OUTPUT,
+    TEXT_INPUT,
+    Step,
+    StepTensor,
+    consumed_by,
+    produced_by,
+    tensor,
+)
 from clinserve_preprocess.encoding import DEFAULT_BUCKETS
 from clinserve_preprocess.modes import default_mode, modes_for
-from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
 
 # Padding lengths per execution profile. Triton merges only requests of equal shape, and only
 # consecutive ones in its queue, so with mixed text lengths batches stay small whatever the
@@ -34,23 +47,9 @@ from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
 # compute to spare for padding and gains more from merging: it keeps the doubling buckets.
 CPU_LENGTH_BUCKETS: tuple[int, ...] = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
 PROFILE_LENGTH_BUCKETS: dict[str, tuple[int, ...]] = {"cpu": CPU_LENGTH_BUCKETS, "gpu": DEFAULT_BUCKETS}
-
-# Tokenizer outputs: name -> (Triton type, dims). The ONNX step consumes the first three.
-TOKENIZER_OUTPUTS: dict[str, tuple[str, list[int]]] = {
-    "input_ids": ("TYPE_INT64", [-1, -1]),
-    "attention_mask": ("TYPE_INT64", [-1, -1]),
-    "token_type_ids": ("TYPE_INT64", [-1, -1]),
-    "token_offsets": ("TYPE_INT32", [-1, -1, 2]),
-    "word_ids": ("TYPE_INT32", [-1, -1]),
-    "sequence_text_index": ("TYPE_INT32", [-1]),
-    "sequence_segment": ("TYPE_INT32", [-1]),
-    "sequence_spans": ("TYPE_INT32", [-1, 2]),
-    "sequence_pieces": ("TYPE_INT32", [-1, 2]),
-    "dropped_tokens": ("TYPE_INT32", [-1]),
-}
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BOOKKEEPING = ("sequence_text_index", "sequence_segment", "sequence_spans", "dropped_tokens")
-TOKEN_LEVEL_EXTRAS = ("token_offsets", "word_ids", "sequence_pieces")
+# Extra padding the tokenizer accepts so that requests of one pass merge in the ONNX step
+# (clinserve_preprocess.merging). Chosen with `make bench` (docs/benchmarks.md).
+PROFILE_MERGE_PADDING_RATIO: dict[str, float] = {"cpu": 1.5, "gpu": 2.0}
 EXECUTION_PROFILES = ("cpu", "gpu")
 # Where the gpu profile's TensorRT engine cache lives in the container (a writable volume;
 # deploy/k8s/overlays/gpu mounts one here). One folder per ONNX model under it.
@@ -67,7 +66,7 @@ class ServingSettings:
         preferred_batch_size: Batch size the dynamic batcher aims for when merging requests.
         max_texts_per_request: Texts one request may hold.
         max_padded_tokens_per_request: Sequences x padded length one request may need; bounds
-            the memory of one ONNX execution.
+            the ONNX step's work and memory for one request.
         max_queue_delay_us: How long the dynamic batcher waits to fill a batch. 0 (measured with
             `make bench`, docs/benchmarks.md): a BERT pass takes tens of milliseconds on a CPU, so
             requests queue up during it anyway, and a wait only adds latency.
@@ -89,7 +88,22 @@ class ServingSettings:
             gets the same from ``--backend-config=onnxruntime,enable-global-threadpool=1``.
         python_instances: Instances of each tokenizer and post-processor (2: see
             ``onnx_instances``).
+        python_batching: The Python steps batch along their first dimension, so Triton hands
+            each execution every request queued for it (``True``); ``False`` gives them
+            ``max_batch_size: 0`` and one request per execution (the design before
+            December 2026, kept as the benchmark's ``previous`` variant).
+        tokenizer_max_batch_texts: Most texts one tokenizer execution takes (its
+            ``max_batch_size``); requests beyond ``max_texts_per_request`` are refused by the
+            step with its own message up to this count.
         max_text_chars: Longest text accepted, in characters.
+        max_request_chars: Most characters of one request, its texts together: bounds the
+            tokenizer's CPU time per request (docs/long-documents.md gives the figures).
+        max_chars_per_pass: Characters the tokenizer encodes in one pass before it sends that
+            pass's responses (``clinserve_preprocess.merging``).
+        merge_padding_ratio: How much extra padding the tokenizer accepts to give requests of
+            one pass a shared length, so they merge in the ONNX step; ``None`` (the default)
+            means the execution profile's (``PROFILE_MERGE_PADDING_RATIO``). Use
+            :meth:`padding_ratio`.
         length_buckets: Padding lengths the tokenizer chooses from; empty (the default) means
             the execution profile's (``PROFILE_LENGTH_BUCKETS``). Use :meth:`buckets`.
         execution_profile: ``cpu`` or ``gpu`` (instance kind and accelerators).
@@ -115,7 +129,12 @@ class ServingSettings:
     onnx_intra_op_threads: int = 0
     onnx_share_cores: bool = True
     python_instances: int = 2
-    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    python_batching: bool = True
+    tokenizer_max_batch_texts: int = 1024
+    max_text_chars: int = 300_000
+    max_request_chars: int = 300_000
+    max_chars_per_pass: int = 65_536
+    merge_padding_ratio: float | None = None
     length_buckets: tuple[int, ...] = ()
     execution_profile: str = "cpu"
     trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
@@ -124,6 +143,12 @@ class ServingSettings:
     def buckets(self) -> tuple[int, ...]:
         """The padding lengths in force: ``length_buckets``, else the profile's default."""
         return self.length_buckets or PROFILE_LENGTH_BUCKETS.get(self.execution_profile, DEFAULT_BUCKETS)
+
+    def padding_ratio(self) -> float:
+        """The merge padding ratio in force: ``merge_padding_ratio``, else the profile's."""
+        if self.merge_padding_ratio is not None:
+            return self.merge_padding_ratio
+        return PROFILE_MERGE_PADDING_RATIO.get(self.execution_profile, 1.0)
 
     def trims_padding(self) -> bool:
         """Whether the ONNX graphs are written trimmed of padding.
@@ -172,30 +197,49 @@ def _queue_policy(max_queue_size: int, settings: ServingSettings) -> dict[str, A
 
 
 def _python_scheduling(settings: ServingSettings) -> dict[str, Any]:
-    """Queue policy of a Python step (``max_batch_size: 0``).
+    """Dynamic batching and queue policy of a Python step.
 
-    Without ``dynamic_batching`` Triton hands such a model's requests straight to its instances
-    through an unbounded queue; with it (and no batching possible at ``max_batch_size: 0``) the
-    queue gets a size limit and a timeout. Requests still run one at a time per instance; keep two
-    instances (see ``ServingSettings.onnx_instances``).
+    Batched (``python_batching``), Triton hands an execution every request queued for the step,
+    up to its ``max_batch_size``, without waiting for more (a wait would only add latency: the
+    steps take requests as fast as they come). Unbatched (``max_batch_size: 0``) the
+    ``dynamic_batching`` block only gives the queue a size limit and a timeout, and requests run
+    one at a time per instance. Either way keep two instances (see
+    ``ServingSettings.onnx_instances``).
     """
-    if not settings.python_max_queue_size:
-        return {}
-    return {
-        "dynamic_batching": {
-            "default_queue_policy": _queue_policy(settings.python_max_queue_size, settings),
-        }
-    }
+    batching: dict[str, Any] = {}
+    if settings.python_batching:
+        batching["max_queue_delay_microseconds"] = 0
+    if settings.python_max_queue_size:
+        batching["default_queue_policy"] = _queue_policy(settings.python_max_queue_size, settings)
+    return {"dynamic_batching": batching} if batching else {}
+
+
+def _step_tensor(
+    item: StepTensor, spec: ModelSpec, *, batched: bool, ragged: bool = False, leading: int = -1
+) -> dict[str, Any]:
+    """A contract tensor as a Triton input or output of a step.
+
+    A batched step states a row's dimensions (Triton adds the batch dimension); an unbatched one
+    states the whole shape, the leading dimension included. ``ragged`` lets Triton's batcher
+    merge requests whose rows differ in length (``allow_ragged_batch``).
+    """
+    row = item.row_dims(token_level=spec.is_token_classifier, labels=len(spec.labels))
+    # A batched step's row of one scalar (a text) is [1]; Triton needs at least one dimension.
+    config = _tensor(item.name, item.triton_type, (row or [1]) if batched else [leading, *row])
+    if ragged and batched and item.varies_in_length(token_level=spec.is_token_classifier):
+        config["allow_ragged_batch"] = True
+    return config
 
 
 def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_tokenizer`` (Python backend)."""
+    batched = settings.python_batching
     return {
         "name": spec.tokenizer_model,
         "backend": "python",
-        "max_batch_size": 0,
-        "input": [_tensor("TEXT", "TYPE_STRING", [-1])],
-        "output": [_tensor(n, t, d) for n, (t, d) in TOKENIZER_OUTPUTS.items()],
+        "max_batch_size": settings.tokenizer_max_batch_texts if batched else 0,
+        "input": [_step_tensor(t, spec, batched=batched) for t in consumed_by(Step.TOKENIZER)],
+        "output": [_step_tensor(t, spec, batched=batched) for t in produced_by(Step.TOKENIZER)],
         "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
         **_python_scheduling(settings),
         "parameters": _params(
@@ -203,19 +247,28 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
                 "max_tokens": str(spec.max_tokens),
                 "task": spec.task,
                 "per_sentence": _bool(spec.per_sentence),
-                "max_texts_per_request": str(settings.max_texts_per_request),
-                "max_sequences_per_request": str(settings.max_batch_size),
-                "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
-                "max_text_chars": str(settings.max_text_chars),
+                **_limit_parameters(settings),
+                "max_chars_per_pass": str(settings.max_chars_per_pass),
+                "merge_padding_ratio": str(settings.padding_ratio()),
                 "length_buckets": list(settings.buckets()),
             }
         ),
     }
 
 
+def _limit_parameters(settings: ServingSettings) -> dict[str, str]:
+    """The per-request limits, as the tokenizer enforces them and clients read them."""
+    return {
+        "max_texts_per_request": str(settings.max_texts_per_request),
+        "max_text_chars": str(settings.max_text_chars),
+        "max_request_chars": str(settings.max_request_chars),
+        "max_sequences_per_request": str(settings.max_batch_size),
+        "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
+    }
+
+
 def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
-    logits_dims = [-1, len(spec.labels)] if spec.is_token_classifier else [len(spec.labels)]
     if settings.execution_profile not in EXECUTION_PROFILES:
         raise ValueError(
             f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
@@ -227,8 +280,8 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
         "backend": "onnxruntime",
         "max_batch_size": settings.max_batch_size,
         "default_model_filename": "model.onnx",
-        "input": [_tensor(n, "TYPE_INT64", [-1]) for n in MODEL_INPUTS],
-        "output": [_tensor("logits", "TYPE_FP32", logits_dims)],
+        "input": [_step_tensor(t, spec, batched=True) for t in consumed_by(Step.ONNX)],
+        "output": [_step_tensor(t, spec, batched=True) for t in produced_by(Step.ONNX)],
         "dynamic_batching": {
             # A long document may arrive as one request of up to max_batch_size windows; merged
             # batches of small requests aim for the preferred size.
@@ -296,17 +349,21 @@ def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict
 
 
 def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: Provenance) -> dict[str, Any]:
-    """Config of ``<name>_postprocess`` (Python backend)."""
-    logits_dims = [-1, -1, len(spec.labels)] if spec.is_token_classifier else [-1, len(spec.labels)]
-    inputs = [_tensor("TEXT", "TYPE_STRING", [-1]), _tensor("logits", "TYPE_FP32", logits_dims)]
-    wired = BOOKKEEPING + (TOKEN_LEVEL_EXTRAS if spec.is_token_classifier else ())
-    inputs += [_tensor(n, *TOKENIZER_OUTPUTS[n]) for n in wired]
+    """Config of ``<name>_postprocess`` (Python backend).
+
+    Its batch dimension is the model sequence, like the ONNX step's; its one output has one
+    element per *text* (fewer than its sequences), which Triton passes through as the step
+    returns it.
+    """
+    batched = settings.python_batching
+    inputs = consumed_by(Step.POSTPROCESS, token_level=spec.is_token_classifier)
+    (result,) = produced_by(Step.POSTPROCESS)
     return {
         "name": spec.postprocess_model,
         "backend": "python",
-        "max_batch_size": 0,
-        "input": inputs,
-        "output": [_tensor("RESULT", "TYPE_STRING", [-1])],
+        "max_batch_size": settings.max_batch_size if batched else 0,
+        "input": [_step_tensor(t, spec, batched=batched, ragged=True) for t in inputs],
+        "output": [_tensor(result.name, result.triton_type, [-1])],
         "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
         **_python_scheduling(settings),
         "parameters": _params(_public_parameters(spec, settings, provenance)),
@@ -320,7 +377,7 @@ def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: P
         "labels": list(spec.labels),
         "per_sentence": _bool(spec.per_sentence),
         "max_tokens": str(spec.max_tokens),
-        "max_texts_per_request": str(settings.max_texts_per_request),
+        **_limit_parameters(settings),
         "default_mode": default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence),
         "modes": sorted(modes_for(spec.is_token_classifier)),
         "source_model": spec.source_model,
@@ -336,36 +393,34 @@ def ensemble_config(spec: ModelSpec, settings: ServingSettings, provenance: Prov
     """Config of the public ensemble ``<name>``: tokenizer -> ONNX -> post-processor.
 
     Its ``parameters`` describe the model to clients (task, labels, limits, provenance),
-    which is how the client library discovers what a served model returns.
+    which is how the client library discovers what a served model returns. Each step's inputs
+    and outputs are mapped by name, as ``clinserve_preprocess.contract`` declares them.
     """
-    post_inputs = ("TEXT", "logits", *BOOKKEEPING) + (TOKEN_LEVEL_EXTRAS if spec.is_token_classifier else ())
-    tokenizer_outputs = [n for n in TOKENIZER_OUTPUTS if n in MODEL_INPUTS or n in post_inputs]
+    token_level = spec.is_token_classifier
+    text: dict[str, Any] = _tensor(TEXT_INPUT, tensor(TEXT_INPUT).triton_type, [-1])
+    if settings.python_batching:
+        # The public [N] becomes [N, 1] for the tokenizer, whose batch dimension is the text.
+        text["reshape"] = {"shape": [-1, 1]}
+
+    def step(model: str, kind: Step) -> dict[str, Any]:
+        return {
+            "model_name": model,
+            "model_version": -1,
+            "input_map": {t.name: t.name for t in consumed_by(kind, token_level=token_level)},
+            "output_map": {t.name: t.name for t in produced_by(kind, token_level=token_level)},
+        }
+
     return {
         "name": spec.name,
         "platform": "ensemble",
         "max_batch_size": 0,
-        "input": [_tensor("TEXT", "TYPE_STRING", [-1])],
-        "output": [_tensor("RESULT", "TYPE_STRING", [-1])],
+        "input": [text],
+        "output": [_tensor(RESULT_OUTPUT, tensor(RESULT_OUTPUT).triton_type, [-1])],
         "ensemble_scheduling": {
             "step": [
-                {
-                    "model_name": spec.tokenizer_model,
-                    "model_version": -1,
-                    "input_map": {"TEXT": "TEXT"},
-                    "output_map": {n: n for n in tokenizer_outputs},
-                },
-                {
-                    "model_name": spec.onnx_model,
-                    "model_version": -1,
-                    "input_map": {n: n for n in MODEL_INPUTS},
-                    "output_map": {"logits": "logits"},
-                },
-                {
-                    "model_name": spec.postprocess_model,
-                    "model_version": -1,
-                    "input_map": {n: n for n in post_inputs},
-                    "output_map": {"RESULT": "RESULT"},
-                },
+                step(spec.tokenizer_model, Step.TOKENIZER),
+                step(spec.onnx_model, Step.ONNX),
+                step(spec.postprocess_model, Step.POSTPROCESS),
             ]
         },
         "parameters": _params(_public_parameters(spec, settings, provenance)),

@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from clinserve_runtime.configs import MODEL_INPUTS
+from clinserve_preprocess.contract import MODEL_INPUTS
 
 LOGITS = "logits"
 METADATA_KEY = "clinserve.trims_padding"

@@ -119,7 +119,7 @@ def test_a_call_this_process_cancels_stays_a_cancellation_and_is_not_retried():
 
     import grpc
 
-    release = futures.Future()
+    release: futures.Future[None] = futures.Future()
 
     def hang(request: bytes, context: grpc.ServicerContext) -> bytes:
         release.result(timeout=10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from clinserve.errors import ResultFormatError
@@ -22,7 +21,9 @@ from clinserve.results import (
     parse_result,
     parse_results,
 )
-from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
+from clinserve_ensemble.results import ResultContext, build_results
+from clinserve_preprocess.modes import modes_for
+from tests.unit.step_tensors import encode, outputs, tag_logits
 
 
 def _context(task, labels, *, per_sentence=False, threshold=None):
@@ -37,17 +38,14 @@ def _context(task, labels, *, per_sentence=False, threshold=None):
     )
 
 
-def _outputs(logits, text_index, spans, dropped, segments=None, **extra):
-    return SequenceOutputs(
-        logits=np.asarray(logits, dtype=np.float32),
-        sequence_text_index=np.asarray(text_index, dtype=np.int32),
-        sequence_segment=np.asarray(
-            segments if segments is not None else [0] * len(text_index), dtype=np.int32
-        ),
-        sequence_spans=np.asarray(spans, dtype=np.int32),
-        dropped_tokens=np.asarray(dropped, dtype=np.int32),
-        **extra,
-    )
+def _docs(tokenizer, ctx, texts, mode_name, logits, *, max_tokens=128):
+    """The server's result documents for ``texts`` encoded by the served encoder."""
+    token_level = ctx.task == "token_classification"
+    mode = modes_for(token_level)[mode_name]
+    batch = encode(tokenizer, texts, mode, max_tokens=max_tokens)
+    if callable(logits):
+        logits = logits(batch)
+    return build_results(ctx, outputs(batch, logits, token_level=token_level), mode)
 
 
 def _wire(docs):
@@ -55,12 +53,13 @@ def _wire(docs):
     return [json.dumps(doc).encode("utf-8") for doc in docs]
 
 
-def test_single_label_result_maps_label_score_and_every_score_in_label_order():
-    docs = build_results(
+def test_single_label_result_maps_label_score_and_every_score_in_label_order(uncased_tokenizer):
+    docs = _docs(
+        uncased_tokenizer,
         _context("single_label", ("negative", "positive")),
-        ["first text", "second"],
-        _outputs([[2.0, 0.0], [0.0, 1.0]], [0, 1], [[0, 10], [0, 6]], [0, 3]),
+        ["first text", "second " * 129],
         "whole",
+        [[2.0, 0.0], [0.0, 1.0]],
     )
     first, second = parse_results(_wire(docs), ResultKind.CLASSIFICATION, model="m")
     assert isinstance(first, ClassificationResult) and isinstance(second, ClassificationResult)
@@ -72,13 +71,14 @@ def test_single_label_result_maps_label_score_and_every_score_in_label_order():
     assert (second.label, second.truncated, second.dropped_tokens) == ("positive", True, 3)
 
 
-def test_multi_label_result_keeps_labels_above_threshold_highest_first():
+def test_multi_label_result_keeps_labels_above_threshold_highest_first(uncased_tokenizer):
     labels = ("A", "B", "C")
-    docs = build_results(
+    docs = _docs(
+        uncased_tokenizer,
         _context("multi_label", labels, threshold=0.5),
         ["text"],
-        _outputs([[3.0, -2.0, 0.5]], [0], [[0, 4]], [0]),
         "whole",
+        [[3.0, -2.0, 0.5]],
     )
     [result] = parse_results(_wire(docs), ResultKind.MULTI_LABEL, model="m")
     assert isinstance(result, MultiLabelResult)
@@ -88,13 +88,14 @@ def test_multi_label_result_keeps_labels_above_threshold_highest_first():
     assert result.threshold == 0.5
 
 
-def test_per_sentence_result_has_one_prediction_per_sentence_with_its_span():
+def test_per_sentence_result_has_one_prediction_per_sentence_with_its_span(uncased_tokenizer):
     text = "One here. Two there."
-    docs = build_results(
+    docs = _docs(
+        uncased_tokenizer,
         _context("single_label", ("0", "1"), per_sentence=True),
         [text],
-        _outputs([[1.0, 0.0], [0.0, 1.0]], [0, 0], [[0, 9], [10, 20]], [0, 0], segments=[0, 1]),
         "sentences",
+        [[1.0, 0.0], [0.0, 1.0]],
     )
     [result] = parse_results(_wire(docs), ResultKind.SENTENCES, model="m")
     assert isinstance(result, SentenceResult)
@@ -104,12 +105,13 @@ def test_per_sentence_result_has_one_prediction_per_sentence_with_its_span():
     assert result.mode == "sentences"
 
 
-def test_multi_label_per_sentence_answers_with_labels_not_a_single_label():
-    docs = build_results(
+def test_multi_label_per_sentence_answers_with_labels_not_a_single_label(uncased_tokenizer):
+    docs = _docs(
+        uncased_tokenizer,
         _context("multi_label", ("A", "B"), threshold=0.5),
         ["One. Two."],
-        _outputs([[3.0, -3.0], [-3.0, -3.0]], [0, 0], [[0, 4], [5, 9]], [0, 0], segments=[0, 1]),
         "sentences",
+        [[3.0, -3.0], [-3.0, -3.0]],
     )
     [result] = parse_results(_wire(docs), ResultKind.SENTENCES, model="m")
     assert isinstance(result, SentenceResult)
@@ -123,36 +125,28 @@ def test_multi_label_per_sentence_answers_with_labels_not_a_single_label():
     assert second.labels == ()
 
 
-def test_document_mode_averages_sentences_into_one_classification():
-    docs = build_results(
+def test_document_mode_averages_sentences_into_one_classification(uncased_tokenizer):
+    docs = _docs(
+        uncased_tokenizer,
         _context("single_label", ("0", "1"), per_sentence=True),
         ["One. Two."],
-        _outputs([[4.0, 0.0], [4.0, 0.0]], [0, 0], [[0, 4], [5, 9]], [0, 0], segments=[0, 1]),
         "document",
+        [[4.0, 0.0], [4.0, 0.0]],
     )
     [result] = parse_results(_wire(docs), ResultKind.CLASSIFICATION, model="m")
     assert isinstance(result, ClassificationResult)
     assert (result.label, result.sentence_count, result.mode) == ("0", 2, "document")
 
 
-def test_entities_result_carries_type_offsets_confidence_and_sentence():
+def test_entities_result_carries_type_offsets_confidence_and_sentence(uncased_tokenizer):
     text = "Drug X helped"
     labels = ("O", "B-Drug", "I-Drug")
-    # [CLS] Drug X helped [SEP]: pieces 1-2 tagged B/I-Drug, piece 3 O.
-    logits = [[[5, 0, 0], [0, 5, 0], [0, 0, 5], [5, 0, 0], [5, 0, 0]]]
-    docs = build_results(
+    docs = _docs(
+        uncased_tokenizer,
         _context("token_classification", labels),
         [text],
-        _outputs(
-            logits,
-            [0],
-            [[0, 13]],
-            [0],
-            token_offsets=np.asarray([[[0, 0], [0, 4], [5, 6], [7, 13], [0, 0]]], dtype=np.int32),
-            word_ids=np.asarray([[-1, 0, 1, 2, -1]], dtype=np.int32),
-            sequence_pieces=np.asarray([[0, 3]], dtype=np.int32),
-        ),
         "windows",
+        lambda batch: tag_logits(batch, labels, {(0, 0): "B-Drug", (0, 1): "I-Drug"}),
     )
     [result] = parse_results(_wire(docs), ResultKind.ENTITIES, model="m")
     assert isinstance(result, EntitiesResult)

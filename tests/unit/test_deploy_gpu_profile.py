@@ -13,8 +13,9 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from clinserve_preprocess.contract import MODEL_INPUTS
 from clinserve_runtime.build_demo import build
-from clinserve_runtime.configs import MODEL_INPUTS, Provenance, ServingSettings, render_all
+from clinserve_runtime.configs import Provenance, ServingSettings, render_all
 from clinserve_runtime.repository import BUILD_STAMP
 
 PROVENANCE = Provenance(weights="demo-tiny", untrained=True)

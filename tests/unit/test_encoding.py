@@ -7,7 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from clinserve_preprocess.encoding import NO_WORD, TextEncoder, bucket_length, window_ranges
+from clinserve_preprocess.contract import SequenceColumn as Col
+from clinserve_preprocess.encoding import (
+    NO_WORD,
+    TextEncoder,
+    bucket_length,
+    merge_windows,
+    window_count,
+    window_ranges,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,15 +69,20 @@ def test_truncation_keeps_the_start_and_counts_the_dropped_pieces(uncased_tokeni
     batch = TextEncoder(uncased_tokenizer, 128).encode([text])
     assert batch.input_ids.shape == (1, 128)
     assert batch.attention_mask[0].sum() == 128
-    assert int(batch.dropped_tokens[0]) == 300 - 126
+    assert int(batch.column(Col.DROPPED)[0]) == 300 - 126
 
 
 def test_per_sentence_mode_gives_one_sequence_per_sentence_with_spans(uncased_tokenizer):
     texts = ["First one. Second one.", "Only sentence"]
     batch = TextEncoder(uncased_tokenizer, 512).encode(texts, segmentation="sentences")
     assert batch.num_sequences == 3
-    assert batch.sequence_text_index.tolist() == [0, 0, 1]
-    spans = [texts[t][b:e] for t, (b, e) in zip(batch.sequence_text_index, batch.sequence_spans, strict=True)]
+    assert batch.column(Col.TEXT).tolist() == [0, 0, 1]
+    spans = [
+        texts[t][b:e]
+        for t, (b, e) in zip(
+            batch.column(Col.TEXT), batch.sequence_info[:, [Col.SPAN_BEGIN, Col.SPAN_END]], strict=True
+        )
+    ]
     assert spans == ["First one.", "Second one.", "Only sentence"]
     # offsets of the second sentence are relative to the whole text, not the sentence
     second = batch.token_offsets[1, 1]
@@ -107,28 +120,61 @@ def test_window_mode_drops_no_piece_and_offsets_stay_exact_with_crlf(uncased_tok
     encoder = TextEncoder(uncased_tokenizer, 128)
     batch = encoder.encode([text], segmentation="windows")
     total = len(encoder.pieces([text])[0])
-    assert batch.num_sequences > 1 and not batch.dropped_tokens.any()
+    assert batch.num_sequences > 1 and not batch.column(Col.DROPPED).any()
     seen: set[int] = set()
-    for row, (start, end) in enumerate(batch.sequence_pieces):
-        n = end - start
-        assert int(batch.attention_mask[row].sum()) == n + 2
-        seen.update(range(start, end))
+    answered: list[int] = []
+    for row in range(batch.num_sequences):
+        start = int(batch.sequence_info[row, Col.WINDOW_START])
+        n = int(batch.attention_mask[row].sum()) - 2
+        seen.update(range(start, start + n))
+        first, last = batch.sequence_info[row, [Col.ANSWER_BEGIN, Col.ANSWER_END]]
+        assert start <= first <= last <= start + n
+        answered.extend(range(first, last))
         for b, e in batch.token_offsets[row, 1 : n + 1]:
             assert text[b:e].strip() == text[b:e] and e > b
     assert seen == set(range(total))
+    assert answered == list(range(total)), "every piece is answered exactly once, in order"
 
 
 def test_sentence_windows_stay_inside_their_sentence(uncased_tokenizer):
     text = "Short one. Dose " + " ".join(["dose"] * 300) + ". Last one."
     batch = TextEncoder(uncased_tokenizer, 64).encode([text], segmentation="sentence_windows")
-    segments = batch.sequence_segment.tolist()
+    segments = batch.column(Col.SEGMENT).tolist()
     assert segments[0] == 0 and segments[-1] == 2 and segments.count(1) > 1
     for row, _segment in enumerate(segments):
-        begin, end = batch.sequence_spans[row]
+        begin, end = batch.sequence_info[row, [Col.SPAN_BEGIN, Col.SPAN_END]]
         n = int(batch.attention_mask[row].sum()) - 2
         assert all(begin <= b and e <= end for b, e in batch.token_offsets[row, 1 : n + 1])
 
 
 def test_unknown_segmentation_is_refused(uncased_tokenizer):
-    with pytest.raises(ValueError, match="unknown segmentation"):
+    with pytest.raises(ValueError, match="'paragraphs' is not a valid Segmentation"):
         TextEncoder(uncased_tokenizer, 64).encode(["x"], segmentation="paragraphs")
+
+
+@pytest.mark.parametrize(
+    ("windows", "expected"),
+    [
+        ([(0, 10)], [(0, 10)]),
+        ([(0, 10), (6, 16)], [(0, 8), (8, 16)]),
+        ([(0, 10), (6, 16), (12, 22)], [(0, 8), (8, 14), (14, 22)]),
+        ([(0, 10), (10, 20)], [(0, 10), (10, 20)]),
+    ],
+)
+def test_overlapping_windows_are_cut_at_the_middle_of_each_overlap(windows, expected):
+    assert merge_windows(windows) == expected
+
+
+@pytest.mark.parametrize("count", [0, 1, 126, 127, 300, 5000])
+def test_window_count_matches_the_windows(count):
+    assert window_count(count, 126, 31) == len(window_ranges(count, 126, 31))
+
+
+def test_range_within_is_linear_for_long_texts(uncased_tokenizer):
+    # A 200k-character text of 2,000 sentences: each sentence's piece range is a binary search
+    # (it was a copy of every offset per sentence, quadratic: 10 s for 2 MB).
+    text = "The dose was raised to 4 mg. " * 7000
+    encoder = TextEncoder(uncased_tokenizer, 512)
+    (pieces,) = encoder.pieces([text])
+    starts = pieces.offsets[:, 0]
+    assert starts.flags["C_CONTIGUOUS"] or starts.flags["F_CONTIGUOUS"]

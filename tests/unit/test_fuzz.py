@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinserve_ensemble.decoding import TaggedWord, bio_chunks, tag_words
-from clinserve_ensemble.results import merge_windows
-from clinserve_preprocess.encoding import SEGMENTATIONS, TextEncoder, window_ranges
+from clinserve_preprocess.contract import SequenceColumn as Col
+from clinserve_preprocess.encoding import TextEncoder, merge_windows, window_ranges
+from clinserve_preprocess.modes import Segmentation
 from clinserve_preprocess.validation import InputError, decode_text
 
 # Any code point (surrogates excluded: they cannot be UTF-8 encoded), control characters and
@@ -31,7 +32,9 @@ LABELS = ("O", "B-A", "I-A", "B-B", "I-B", "PAD")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=ANY_TEXT, segmentation=st.sampled_from(SEGMENTATIONS), max_tokens=st.sampled_from([8, 16, 128]))
+@given(
+    text=ANY_TEXT, segmentation=st.sampled_from(list(Segmentation)), max_tokens=st.sampled_from([8, 16, 128])
+)
 def test_encoding_never_fails_and_offsets_stay_inside_the_text(
     cased_tokenizer, text, segmentation, max_tokens
 ):
@@ -44,10 +47,18 @@ def test_encoding_never_fails_and_offsets_stay_inside_the_text(
         assert (offsets[:, 0] >= 0).all() and (offsets[:, 1] <= len(text)).all()
         assert (offsets[:, 0] < offsets[:, 1]).all()
         assert (np.diff(offsets[:, 0]) >= 0).all()
-        begin, end = batch.sequence_spans[row]
+        begin, end = batch.sequence_info[row, Col.SPAN_BEGIN], batch.sequence_info[row, Col.SPAN_END]
         assert 0 <= begin <= end <= len(text)
-    if segmentation.endswith("windows"):
-        assert not batch.dropped_tokens.any()
+    if segmentation.windowed:
+        assert not batch.column(Col.DROPPED).any()
+    # Each segment's sequences carry its text exactly once, as consecutive slices.
+    info = batch.sequence_info
+    for segment in set(batch.column(Col.SEGMENT).tolist()):
+        rows = [r for r in range(batch.num_sequences) if info[r, Col.SEGMENT] == segment]
+        joined = "".join(bytes(batch.sequence_text[r, 0]).decode("utf-8") for r in rows)
+        begin, end = info[rows[0], Col.SPAN_BEGIN], info[rows[0], Col.SPAN_END]
+        assert info[rows[0], Col.SLICE_BEGIN] == begin
+        assert joined == text[begin:end]
 
 
 @settings(max_examples=200, deadline=None)

@@ -39,14 +39,14 @@ def test_every_step_of_an_ensemble_has_a_bounded_queue_that_rejects_on_timeout(c
             assert policy.allow_timeout_override  # a caller may ask for less, never more
 
 
-def test_python_steps_keep_batching_off_and_every_step_has_two_instances(catalog):
+def test_python_steps_batch_without_waiting_and_every_step_has_two_instances(catalog):
     settings = ServingSettings()
     spec = catalog["biomarker"]
     rendered = configs(spec, settings)
-    tokenizer = rendered[spec.tokenizer_model]
-    assert tokenizer.max_batch_size == 0
-    assert not tokenizer.dynamic_batching.preferred_batch_size
-    assert tokenizer.dynamic_batching.max_queue_delay_microseconds == 0
+    for step in (spec.tokenizer_model, spec.postprocess_model):
+        assert rendered[step].max_batch_size > 0, step
+        assert not rendered[step].dynamic_batching.preferred_batch_size, step
+        assert rendered[step].dynamic_batching.max_queue_delay_microseconds == 0, step
     # A queue policy with a single instance stalls bursts on Triton 2.51 (the burst scenario).
     for step in (spec.tokenizer_model, spec.onnx_model, spec.postprocess_model):
         assert [group.count for group in rendered[step].instance_group] == [2], step
@@ -55,8 +55,8 @@ def test_python_steps_keep_batching_off_and_every_step_has_two_instances(catalog
 def test_the_baseline_settings_have_no_policy_on_the_python_steps(catalog):
     spec = catalog["treatment_changes"]
     rendered = configs(spec, UNBOUNDED_SETTINGS)
-    assert not rendered[spec.tokenizer_model].HasField("dynamic_batching")
-    assert not rendered[spec.postprocess_model].HasField("dynamic_batching")
+    assert not rendered[spec.tokenizer_model].dynamic_batching.HasField("default_queue_policy")
+    assert not rendered[spec.postprocess_model].dynamic_batching.HasField("default_queue_policy")
     onnx_policy = rendered[spec.onnx_model].dynamic_batching.default_queue_policy
     assert onnx_policy.max_queue_size == 512 and onnx_policy.default_timeout_microseconds == 0
 

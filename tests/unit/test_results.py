@@ -1,4 +1,4 @@
-"""Result documents per task and mode, from tensors shaped as the tokenizer and ONNX steps produce them."""
+"""Result documents per task and mode, from tensors as the tokenizer and ONNX steps produce them."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from clinserve_ensemble.results import (
-    SCHEMA_VERSION,
-    ResultContext,
-    SequenceOutputs,
-    build_results,
-    merge_windows,
-)
+from clinserve_ensemble.results import SCHEMA_VERSION, ResultContext, SequenceOutputs, build_results
+from clinserve_preprocess.contract import SequenceColumn
+from clinserve_preprocess.modes import CLASSIFIER_MODES, TOKEN_MODES
+from tests.unit.step_tensors import encode, outputs, tag_logits
+
+WHOLE, SENTENCES, DOCUMENT = (CLASSIFIER_MODES[m] for m in ("whole", "sentences", "document"))
+WINDOWS = TOKEN_MODES["windows"]
 
 
 def context(
@@ -22,22 +22,10 @@ def context(
     return ResultContext("m", task, labels, per_sentence, threshold, untrained=True, weights="demo-tiny")
 
 
-def outputs(logits, text_index, spans, dropped, segments=None, **extra):
-    count = len(text_index)
-    return SequenceOutputs(
-        logits=np.asarray(logits, dtype=np.float32),
-        sequence_text_index=np.asarray(text_index, dtype=np.int32),
-        sequence_segment=np.asarray(segments if segments is not None else [0] * count, dtype=np.int32),
-        sequence_spans=np.asarray(spans, dtype=np.int32),
-        dropped_tokens=np.asarray(dropped, dtype=np.int32),
-        **extra,
-    )
-
-
-def test_single_label_results_carry_provenance_mode_and_truncation():
-    ctx = context("single_label", ("No", "Yes"))
+def test_single_label_results_carry_provenance_mode_and_truncation(uncased_tokenizer):
+    batch = encode(uncased_tokenizer, ["a", " ".join(["the"] * 300)], WHOLE)
     results = build_results(
-        ctx, ["a", "b"], outputs([[0, 2], [3, 0]], [0, 1], [[0, 1], [0, 1]], [0, 5]), "whole"
+        context("single_label", ("No", "Yes")), outputs(batch, [[0, 2], [3, 0]], token_level=False), WHOLE
     )
     assert [r["label"] for r in results] == ["Yes", "No"]
     assert results[0]["untrained"] is True and results[0]["schema_version"] == SCHEMA_VERSION
@@ -45,69 +33,58 @@ def test_single_label_results_carry_provenance_mode_and_truncation():
     assert (results[0]["truncated"], results[1]["truncated"], results[1]["dropped_tokens"]) == (
         False,
         True,
-        5,
+        300 - 126,
     )
     json.dumps(results)
 
 
-def test_per_sentence_results_group_sentences_by_text_with_spans():
-    ctx = context("single_label", ("0", "1"), per_sentence=True)
+def test_whole_mode_sends_no_text_to_the_post_processor(uncased_tokenizer):
+    batch = encode(uncased_tokenizer, ["Aspirin daily.", "Insulin stopped."], WHOLE)
+    assert [bytes(t) for t in batch.sequence_text[:, 0]] == [b"", b""]
+
+
+def test_per_sentence_results_group_sentences_by_text_with_spans(uncased_tokenizer):
     texts = ["One. Two.", "Three."]
-    out = outputs(
-        [[1, 0], [0, 1], [0, 1]], [0, 0, 1], [[0, 4], [5, 9], [0, 6]], [0, 0, 0], segments=[0, 1, 0]
+    batch = encode(uncased_tokenizer, texts, SENTENCES)
+    assert batch.column(SequenceColumn.TEXT).tolist() == [0, 0, 1]
+    results = build_results(
+        context("single_label", ("0", "1"), per_sentence=True),
+        outputs(batch, [[1, 0], [0, 1], [0, 1]], token_level=False),
+        SENTENCES,
     )
-    results = build_results(ctx, texts, out, "sentences")
     assert [(s["text"], s["label"]) for s in results[0]["sentences"]] == [("One.", "0"), ("Two.", "1")]
+    assert [(s["begin"], s["end"]) for s in results[0]["sentences"]] == [(0, 4), (5, 9)]
     assert [s["index"] for s in results[1]["sentences"]] == [0]
 
 
-def test_document_mode_averages_sentence_scores_like_coalesce_sentences():
-    ctx = context("single_label", ("No", "Yes"))
+def test_document_mode_averages_sentence_scores_like_coalesce_sentences(uncased_tokenizer):
+    # Three positions per sequence leave one piece per sentence: "one" of "one ." and "two" of
+    # "two .", so each sentence drops its period.
+    batch = encode(uncased_tokenizer, ["One. Two."], DOCUMENT, max_tokens=3)
     # softmax([0, ln 9]) = [0.1, 0.9]; softmax([0, 0]) = [0.5, 0.5]; mean = [0.3, 0.7]
-    out = outputs([[0.0, np.log(9.0)], [0.0, 0.0]], [0, 0], [[0, 4], [5, 9]], [0, 2], segments=[0, 1])
-    (result,) = build_results(ctx, ["One. Two."], out, "document")
+    logits = [[0.0, np.log(9.0)], [0.0, 0.0]]
+    (result,) = build_results(
+        context("single_label", ("No", "Yes")), outputs(batch, logits, token_level=False), DOCUMENT
+    )
     assert result["label"] == "Yes"
     assert [s["score"] for s in result["scores"]] == pytest.approx([0.3, 0.7])
     assert result["sentence_count"] == 2 and result["dropped_tokens"] == 2
 
 
-def test_multi_label_results_use_sigmoid_and_the_threshold():
+def test_multi_label_results_use_sigmoid_and_the_threshold(uncased_tokenizer):
+    batch = encode(uncased_tokenizer, ["x"], WHOLE)
     ctx = context("multi_label", ("a", "b", "c"), threshold=0.5)
-    result = build_results(ctx, ["x"], outputs([[2.0, -2.0, 0.1]], [0], [[0, 1]], [0]), "whole")[0]
+    (result,) = build_results(ctx, outputs(batch, [[2.0, -2.0, 0.1]], token_level=False), WHOLE)
     assert [x["label"] for x in result["labels"]] == ["a", "c"]
 
 
-def _token_outputs(text_index, windows, tags, labels, offsets, word_ids, segments=None):
-    """Build window rows from per-piece tags of a whole text."""
-    length = max(e - s for s, e in windows) + 2
-    count = len(windows)
-    logits = np.full((count, length, len(labels)), -5.0, dtype=np.float32)
-    row_offsets = np.zeros((count, length, 2), dtype=np.int32)
-    row_words = np.full((count, length), -1, dtype=np.int32)
-    for row, (start, end) in enumerate(windows):
-        for position, piece in enumerate(range(start, end), start=1):
-            logits[row, position, labels.index(tags[piece])] = 5.0
-            row_offsets[row, position] = offsets[piece]
-            row_words[row, position] = word_ids[piece]
-    return outputs(
-        logits,
-        text_index,
-        [[0, 0]] * count,
-        [0] * count,
-        segments=segments,
-        token_offsets=row_offsets,
-        word_ids=row_words,
-        sequence_pieces=np.asarray(windows, dtype=np.int32),
-    )
-
-
-def test_token_classification_results_list_entities_with_offsets():
+def test_token_classification_results_list_entities_with_offsets(uncased_tokenizer):
     labels = ("O", "B-DATE", "I-DATE")
-    text = "In June 2003"
-    out = _token_outputs(
-        [0], [(0, 3)], ["O", "B-DATE", "I-DATE"], labels, [(0, 2), (3, 7), (8, 12)], [0, 1, 2]
+    batch = encode(uncased_tokenizer, ["In June 2003"], WINDOWS)
+    logits = tag_logits(batch, labels, {(0, 1): "B-DATE", (0, 2): "I-DATE"})
+    (result,) = build_results(
+        context("token_classification", labels), outputs(batch, logits, token_level=True), WINDOWS
     )
-    result = build_results(context("token_classification", labels), [text], out, "windows")[0]
     assert result["entities"] == [
         {
             "entity": "DATE",
@@ -120,36 +97,61 @@ def test_token_classification_results_list_entities_with_offsets():
     ]
 
 
-@pytest.mark.parametrize(
-    ("windows", "expected"),
-    [
-        ([(0, 10)], [(0, 10)]),
-        ([(0, 10), (6, 16)], [(0, 8), (8, 16)]),
-        ([(0, 10), (6, 16), (12, 22)], [(0, 8), (8, 14), (14, 22)]),
-        ([(0, 10), (10, 20)], [(0, 10), (10, 20)]),
-    ],
-)
-def test_overlapping_windows_are_cut_at_the_middle_of_each_overlap(windows, expected):
-    assert merge_windows(windows) == expected
-
-
-def test_an_entity_across_a_window_edge_is_reported_once():
+def test_an_entity_across_a_window_edge_is_reported_once(uncased_tokenizer):
     labels = ("O", "B-Value", "I-Value")
-    words = [f"w{i}" for i in range(12)]
+    words = [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+    ]
     text = " ".join(words)
-    offsets, position = [], 0
-    for word in words:
-        offsets.append((position, position + len(word)))
-        position += len(word) + 1
-    tags = ["O"] * 12
-    tags[6:9] = ["B-Value", "I-Value", "I-Value"]  # spans the overlap of both windows and its cut
-    out = _token_outputs([0, 0], [(0, 8), (4, 12)], tags, labels, offsets, list(range(12)))
-    (result,) = build_results(context("token_classification", labels), [text], out, "windows")
-    assert [(e["entity"], e["text"]) for e in result["entities"]] == [("Value", "w6 w7 w8")]
+    # Ten positions: windows of eight pieces overlapping by two, (0, 8) and (4, 12) cut at 6.
+    batch = encode(uncased_tokenizer, [text], WINDOWS, max_tokens=10)
+    assert batch.num_sequences == 2
+    tags = {(0, 5): "B-Value", (0, 6): "I-Value", (0, 7): "I-Value"}  # across the cut
+    (result,) = build_results(
+        context("token_classification", labels),
+        outputs(batch, tag_logits(batch, labels, tags), token_level=True),
+        WINDOWS,
+    )
+    assert [(e["entity"], e["text"], e["begin"]) for e in result["entities"]] == [
+        ("Value", "six seven eight", text.index("six"))
+    ]
 
 
-def test_a_label_count_mismatch_is_a_wiring_error():
+def test_a_label_count_mismatch_is_a_wiring_error(uncased_tokenizer):
+    batch = encode(uncased_tokenizer, ["x"], WHOLE)
     with pytest.raises(ValueError, match="3 classes, the catalog has 2 labels"):
         build_results(
-            context("single_label", ("a", "b")), ["x"], outputs([[0, 0, 0]], [0], [[0, 1]], [0]), "whole"
+            context("single_label", ("a", "b")), outputs(batch, [[0, 0, 0]], token_level=False), WHOLE
         )
+
+
+def test_bookkeeping_of_the_wrong_width_is_a_wiring_error(uncased_tokenizer):
+    batch = encode(uncased_tokenizer, ["x"], WHOLE)
+    broken = SequenceOutputs(
+        logits=np.zeros((1, 2), dtype=np.float32),
+        sequence_info=batch.sequence_info[:, :4],
+        sequence_text=batch.sequence_text,
+    )
+    with pytest.raises(ValueError, match="sequence_info has shape"):
+        build_results(context("single_label", ("a", "b")), broken, WHOLE)
+
+
+def test_a_text_slice_that_does_not_hold_its_entity_is_refused(uncased_tokenizer):
+    labels = ("O", "B-DATE", "I-DATE")
+    batch = encode(uncased_tokenizer, ["In June 2003"], WINDOWS)
+    logits = tag_logits(batch, labels, {(0, 1): "B-DATE"})
+    short = np.array([[b"In J"]], dtype=np.object_)
+    broken = SequenceOutputs(logits, batch.sequence_info, short, batch.token_offsets, batch.word_ids)
+    with pytest.raises(ValueError, match="outside its text"):
+        build_results(context("token_classification", labels), broken, WINDOWS)

@@ -18,8 +18,3 @@ def test_valid_utf8_decodes():
 def test_empty_or_whitespace_text_is_refused(text):
     with pytest.raises(InputError, match=r"TEXT\[0\] is empty or whitespace only"):
         validate_text(text, 0)
-
-
-def test_oversized_text_is_refused_with_the_limit():
-    with pytest.raises(InputError, match="more than this model's limit of 10"):
-        validate_text("x" * 11, 0, max_chars=10)

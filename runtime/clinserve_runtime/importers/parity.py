@@ -25,9 +25,9 @@ from clinserve_ensemble.activations import softmax
 from clinserve_ensemble.catalog import ModelSpec
 from clinserve_ensemble.decoding import tag_words
 from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
+from clinserve_preprocess.contract import MODEL_INPUTS, SequenceColumn
 from clinserve_preprocess.encoding import EncodedBatch, TextEncoder
-from clinserve_preprocess.modes import default_mode, modes_for
-from clinserve_runtime.configs import MODEL_INPUTS
+from clinserve_preprocess.modes import Mode, default_mode, modes_for
 from clinserve_runtime.importers.errors import ImportFailure, missing_extra
 
 LOGIT_TOLERANCE = 1e-3
@@ -47,23 +47,27 @@ class EncodedChunk:
 
     texts: list[str]
     batch: EncodedBatch
-    mode: str
+    mode: Mode
 
 
-def served_mode(spec: ModelSpec) -> str:
+def served_mode(spec: ModelSpec) -> Mode:
     """The mode a request gets when it names none, as the tokenizer step decides it."""
-    return default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence)
+    modes = modes_for(spec.is_token_classifier)
+    return modes[default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence)]
 
 
 def encode_chunks(tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str]) -> list[EncodedChunk]:
     """Encode ``texts`` as the served tokenizer step would, in chunks."""
     encoder = TextEncoder(Tokenizer.from_file(str(tokenizer_path)), spec.max_tokens)
     mode = served_mode(spec)
-    segmentation = modes_for(spec.is_token_classifier)[mode]
     chunks = []
     for start in range(0, len(texts), TEXTS_PER_CHUNK):
         part = list(texts[start : start + TEXTS_PER_CHUNK])
-        chunks.append(EncodedChunk(part, encoder.encode(part, segmentation=segmentation), mode))
+        chunks.append(
+            EncodedChunk(
+                part, encoder.encode(part, segmentation=mode.segmentation, quote_text=mode.quotes_text), mode
+            )
+        )
     return chunks
 
 
@@ -109,7 +113,7 @@ def results_for(spec: ModelSpec, chunk: EncodedChunk, logits: Logits) -> list[di
     """The served result documents these logits would produce."""
     # Every tokenizer output the post-processor takes has the same name on the batch.
     tensors = {f.name: getattr(chunk.batch, f.name) for f in fields(SequenceOutputs) if f.name != "logits"}
-    return build_results(_context(spec), chunk.texts, SequenceOutputs(logits=logits, **tensors), chunk.mode)
+    return build_results(_context(spec), SequenceOutputs(logits=logits, **tensors), chunk.mode)
 
 
 def decisions(spec: ModelSpec, result: dict[str, Any]) -> list[Any]:
@@ -203,10 +207,11 @@ def tokenizer_agreement(source: Path, spec: ModelSpec, chunks: Sequence[EncodedC
         batch = chunk.batch
         pieces = [reference(text, add_special_tokens=False)["input_ids"] for text in chunk.texts]
         for row in range(batch.num_sequences):
-            first, last = (int(x) for x in batch.sequence_pieces[row])
+            first, last = batch.window(row)
+            text_index = int(batch.column(SequenceColumn.TEXT)[row])
             expected = [
                 reference.cls_token_id,
-                *pieces[int(batch.sequence_text_index[row])][first:last],
+                *pieces[text_index][first:last],
                 reference.sep_token_id,
             ]
             served = batch.input_ids[row][batch.attention_mask[row].astype(bool)].tolist()
@@ -214,7 +219,7 @@ def tokenizer_agreement(source: Path, spec: ModelSpec, chunks: Sequence[EncodedC
             if expected != served:
                 differing += 1
                 if len(examples) < MAX_LISTED_MISMATCHES:
-                    text = chunk.texts[int(batch.sequence_text_index[row])]
+                    text = chunk.texts[text_index]
                     examples.append(
                         {"text": text[:120], "source_ids": expected[:20], "served_ids": served[:20]}
                     )
