@@ -25,6 +25,8 @@ help:
 	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
 	@echo "make reliability burst, overload, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
 	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
+	@echo "make image       server image of build/image-repository (real weights; DEMO=1: demo weights, -demo tag)"
+	@echo "make manifests   render deploy/k8s/overlays/\$$IMAGE_PROFILE (needs its image.env: registry, pull secret)"
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +87,11 @@ KUBECTL ?= kubectl
 IMAGE ?= clinserve-triton
 IMAGE_TAG ?= 0.1.0
 IMAGE_PROFILE ?= gpu
+# The repository `make image` bakes: real weights imported with `clinserve import --profile gpu`.
+IMAGE_REPOSITORY_DIR ?= build/image-repository
+# DEMO=1 bakes generated demo weights (UNTRAINED) instead, and tags the image -demo.
+DEMO ?=
+OVERLAY_SETTINGS := deploy/k8s/overlays/$(IMAGE_PROFILE)/image.env
 
 .PHONY: tools manifests image
 
@@ -96,12 +103,25 @@ tools:
 
 test: tools
 
+# Refuses to render without the overlay's registry settings, or with a placeholder left in them.
 manifests: tools
+	@test -f $(OVERLAY_SETTINGS) || { echo "error: $(OVERLAY_SETTINGS) is missing: copy image.env.example" \
+		"beside it and set REGISTRY and IMAGE_PULL_SECRET (docs/deploy.md)" >&2; exit 1; }
+	@! grep -Eq '^[A-Z_]+=.*[<>]' $(OVERLAY_SETTINGS) || { echo "error: $(OVERLAY_SETTINGS) still holds a" \
+		"<placeholder>: set REGISTRY and IMAGE_PULL_SECRET to your registry and pull secret" >&2; exit 1; }
 	$(KUBECTL) kustomize deploy/k8s/overlays/$(IMAGE_PROFILE)
 
-image:
-	docker build -f deploy/docker/Dockerfile --build-arg PROFILE=$(IMAGE_PROFILE) \
+ifeq ($(DEMO),)
+image: venv
+	$(BIN)/python -m clinserve_runtime.image_check $(IMAGE_REPOSITORY_DIR) --profile $(IMAGE_PROFILE)
+	docker build -f deploy/docker/Dockerfile --build-arg REPOSITORY=context \
+		--build-arg REPOSITORY_DIR=$(IMAGE_REPOSITORY_DIR) --build-arg PROFILE=$(IMAGE_PROFILE) \
 		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE) .
+else
+image:
+	docker build -f deploy/docker/Dockerfile --build-arg REPOSITORY=demo --build-arg PROFILE=$(IMAGE_PROFILE) \
+		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE)-demo .
+endif
 
 # --- benchmarks/ (docs/benchmarks.md) ---------------------------------------------------------
 # Bounded to 15 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.

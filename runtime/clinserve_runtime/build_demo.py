@@ -132,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         help="model config profile: cpu, or gpu (KIND_GPU, TensorRT FP16 with an engine cache)",
     )
     parser.add_argument(
+        "--cpu-limit",
+        type=int,
+        default=0,
+        metavar="CPUS",
+        help="CPUs the server may use (a container's CPU limit): sizes the cpu profile's ONNX thread"
+        " pools from it instead of from the machine's cores (default: not known)",
+    )
+    parser.add_argument(
         "--models",
         nargs="+",
         metavar="NAME",
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output,
             args.size,
             force=args.force,
-            settings=ServingSettings(execution_profile=args.profile),
+            settings=ServingSettings(execution_profile=args.profile, cpu_limit=args.cpu_limit),
             models=args.models,
         )
     except ValueError as exc:

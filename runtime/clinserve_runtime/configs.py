@@ -26,6 +26,7 @@ from clinserve_ensemble.catalog import ModelSpec
 from clinserve_preprocess.encoding import DEFAULT_BUCKETS
 from clinserve_preprocess.modes import default_mode, modes_for
 from clinserve_preprocess.validation import DEFAULT_MAX_TEXT_CHARS
+from clinserve_runtime.tensorrt_profile import TensorRTProfile, max_batch_for, tensorrt_profile
 
 # Padding lengths per execution profile. Triton merges only requests of equal shape, and only
 # consecutive ones in its queue, so with mixed text lengths batches stay small whatever the
@@ -63,7 +64,9 @@ class ServingSettings:
 
     Attributes:
         max_batch_size: Largest ONNX batch, and the most model sequences (sentences, windows)
-            one request may need: it bounds the longest document one request can carry.
+            one request may need: it bounds the longest document one request can carry. The
+            ``gpu`` profile lowers it per model to fit ``max_padded_tokens_per_request``
+            (:func:`onnx_max_batch_size`).
         preferred_batch_size: Batch size the dynamic batcher aims for when merging requests.
         max_texts_per_request: Texts one request may hold.
         max_padded_tokens_per_request: Sequences x padded length one request may need; bounds
@@ -98,6 +101,22 @@ class ServingSettings:
             merge by length bucket, but no execution pays for bucket padding. Use
             :meth:`trims_padding`.
         trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
+        gpu_onnx_instances: ONNX instances per model on the ``gpu`` profile (1). One
+            instance means one TensorRT execution context per model, each pre-allocated for
+            the profile's largest shape; a second would double that GPU memory and race the
+            first to create the engine cache folder (ONNX Runtime's TensorRT provider checks and
+            creates it without a lock while Triton initialises instances in parallel). With one
+            instance the ONNX step gets no queue policy (see ``onnx_instances``: on Triton 2.51
+            a policy stalls a single instance); the Python steps keep theirs.
+        gpu_opt_tokens: Sequence length the gpu profile's TensorRT engines are tuned for (the
+            batch they are tuned for is ``preferred_batch_size``); any length up to the model's
+            ``max_tokens`` still runs.
+        cpu_limit: CPUs the server may use (the Kubernetes pod's CPU limit); 0 = not known
+            (a local run: ONNX Runtime counts the machine's cores). The native backend sizes
+            each session's thread pool by the node's cores unless told otherwise
+            (onnxruntime_backend#245), which throttles a pod with a CPU limit: with a limit,
+            each cpu-profile ONNX instance gets ``cpu_limit // onnx_instances`` threads. See
+            :func:`onnx_intra_op_threads`.
     """
 
     max_batch_size: int = 1024
@@ -120,6 +139,9 @@ class ServingSettings:
     execution_profile: str = "cpu"
     trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
     trim_padding: bool = True
+    gpu_onnx_instances: int = 1
+    gpu_opt_tokens: int = 128
+    cpu_limit: int = 0
 
     def buckets(self) -> tuple[int, ...]:
         """The padding lengths in force: ``length_buckets``, else the profile's default."""
@@ -204,7 +226,7 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
                 "task": spec.task,
                 "per_sentence": _bool(spec.per_sentence),
                 "max_texts_per_request": str(settings.max_texts_per_request),
-                "max_sequences_per_request": str(settings.max_batch_size),
+                "max_sequences_per_request": str(onnx_max_batch_size(spec, settings)),
                 "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
                 "max_text_chars": str(settings.max_text_chars),
                 "length_buckets": list(settings.buckets()),
@@ -216,29 +238,29 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
 def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
     logits_dims = [-1, len(spec.labels)] if spec.is_token_classifier else [len(spec.labels)]
-    if settings.execution_profile not in EXECUTION_PROFILES:
-        raise ValueError(
-            f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
-            f" not {settings.execution_profile!r}"
-        )
-    gpu = settings.execution_profile == "gpu"
+    gpu = _is_gpu(settings)
+    instances = onnx_instance_count(settings)
+    batching: dict[str, Any] = {
+        # A long document may arrive as one request of up to max_batch_size windows; merged
+        # batches of small requests aim for the preferred size.
+        "preferred_batch_size": [min(settings.preferred_batch_size, onnx_max_batch_size(spec, settings))],
+        "max_queue_delay_microseconds": settings.max_queue_delay_us,
+    }
+    # On Triton 2.51 a queue policy stalls a step with one instance (ServingSettings.onnx_instances):
+    # the gpu profile's single instance goes without (ServingSettings.gpu_onnx_instances).
+    if not gpu or instances >= 2:
+        batching["default_queue_policy"] = _queue_policy(settings.max_queue_size, settings)
     config: dict[str, Any] = {
         "name": spec.onnx_model,
         "backend": "onnxruntime",
-        "max_batch_size": settings.max_batch_size,
+        "max_batch_size": onnx_max_batch_size(spec, settings),
         "default_model_filename": "model.onnx",
         "input": [_tensor(n, "TYPE_INT64", [-1]) for n in MODEL_INPUTS],
         "output": [_tensor("logits", "TYPE_FP32", logits_dims)],
-        "dynamic_batching": {
-            # A long document may arrive as one request of up to max_batch_size windows; merged
-            # batches of small requests aim for the preferred size.
-            "preferred_batch_size": [settings.preferred_batch_size],
-            "max_queue_delay_microseconds": settings.max_queue_delay_us,
-            "default_queue_policy": _queue_policy(settings.max_queue_size, settings),
-        },
-        "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
+        "dynamic_batching": batching,
+        "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": instances}],
         "parameters": _params(
-            {"intra_op_thread_count": str(settings.onnx_intra_op_threads)}
+            {"intra_op_thread_count": str(onnx_intra_op_threads(settings))}
             | ({} if gpu else {"share_cores": _bool(settings.onnx_share_cores)})
         ),
     }
@@ -248,16 +270,80 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     return config
 
 
-def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
-    """TensorRT execution provider of the native onnxruntime backend: FP16, engines cached on disk.
+def _is_gpu(settings: ServingSettings) -> bool:
+    if settings.execution_profile not in EXECUTION_PROFILES:
+        raise ValueError(
+            f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
+            f" not {settings.execution_profile!r}"
+        )
+    return settings.execution_profile == "gpu"
 
-    Keys are the onnxruntime backend's (Triton 24.10); building an engine for BERT takes minutes,
-    the cache makes later loads on the same GPU model take seconds.
+
+def onnx_max_batch_size(spec: ModelSpec, settings: ServingSettings) -> int:
+    """The ONNX step's ``max_batch_size``, and the most model sequences one request may need.
+
+    On the ``gpu`` profile it is the token budget divided by the model's longest sequence, so
+    that no batch Triton can form (a request's own, or several merged) holds more token
+    positions than one request may: TensorRT sizes its engine and its memory by that shape.
+    """
+    if not _is_gpu(settings):
+        return settings.max_batch_size
+    return max_batch_for(spec.max_tokens, settings.max_padded_tokens_per_request, settings.max_batch_size)
+
+
+def onnx_instance_count(settings: ServingSettings) -> int:
+    """ONNX Runtime instances per model: ``gpu_onnx_instances`` on the gpu profile."""
+    count = settings.gpu_onnx_instances if _is_gpu(settings) else settings.onnx_instances
+    if count < 1:
+        raise ValueError(f"an ONNX model needs at least one instance, not {count}")
+    return count
+
+
+def onnx_intra_op_threads(settings: ServingSettings) -> int:
+    """``intra_op_thread_count`` of every ONNX model (0 = one thread per core ONNX Runtime sees).
+
+    An explicit ``onnx_intra_op_threads`` wins. On the ``gpu`` profile TensorRT computes the
+    whole graph and the pool only runs what is left on the CPU: one thread, so that the
+    sessions do not compete with the Python steps for the pod's CPUs. On the ``cpu`` profile
+    with a known ``cpu_limit``, one model's instances together use the limit.
+    """
+    if settings.onnx_intra_op_threads:
+        return settings.onnx_intra_op_threads
+    if _is_gpu(settings):
+        return 1
+    if settings.cpu_limit:
+        return max(1, settings.cpu_limit // onnx_instance_count(settings))
+    return 0
+
+
+def gpu_profile(spec: ModelSpec, settings: ServingSettings) -> TensorRTProfile:
+    """The TensorRT optimization profile of one model (``clinserve_runtime.tensorrt_profile``)."""
+    return tensorrt_profile(
+        spec,
+        buckets=settings.buckets(),
+        token_budget=settings.max_padded_tokens_per_request,
+        batch_limit=settings.max_batch_size,
+        opt_batch=settings.preferred_batch_size,
+        opt_tokens=settings.gpu_opt_tokens,
+    )
+
+
+def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+    """TensorRT execution provider of the native onnxruntime backend: FP16, one engine, cached.
+
+    Keys are the onnxruntime backend's (Triton 24.10, onnxruntime_backend#237). The explicit
+    profile makes ONNX Runtime build the engine once, while the model loads, for every shape the
+    tokenizer and the batcher can produce; the engine cache makes later loads on the same GPU
+    model and image take seconds, and the timing cache (written beside the engines when no
+    ``trt_timing_cache_path`` is given) speeds up a rebuild after a profile change. Builds are
+    one at a time: ONNX Runtime serialises them behind one process-wide lock.
     """
     parameters = {
         "precision_mode": "FP16",
         "trt_engine_cache_enable": "1",
         "trt_engine_cache_path": f"{settings.trt_cache_dir.rstrip('/')}/{spec.onnx_model}",
+        "trt_timing_cache_enable": "1",
+        **gpu_profile(spec, settings).parameters(MODEL_INPUTS),
     }
     return {
         "execution_accelerators": {
@@ -267,31 +353,24 @@ def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[s
 
 
 def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict[str, Any]]:
-    """Warm-up requests at the smallest and largest shapes the tokenizer can send.
+    """Warm-up requests at the two corners of the TensorRT profile.
 
-    ONNX Runtime's TensorRT provider builds its engine for the shape range it has seen and
-    rebuilds it (for minutes) when a request falls outside; running both extremes while the
-    model loads builds the final range before the server reports ready.
+    The engine is built while the session is created; running its smallest and largest shapes
+    before the server reports ready allocates the execution context's memory for the largest
+    one and fails the load (not a request) if that shape cannot run.
     """
-    shortest = min([b for b in settings.buckets() if b <= spec.max_tokens] or [spec.max_tokens])
-    # TensorRT sizes its profile per dimension, so the widest batch and the longest sequence the
-    # request limits allow are warmed separately (their product may exceed the token limit).
-    widest = min(settings.max_batch_size, settings.max_padded_tokens_per_request // shortest)
-    longest_batch = min(settings.max_batch_size, settings.max_padded_tokens_per_request // spec.max_tokens)
-    samples = (
-        ("smallest_shape", 1, shortest),
-        ("widest_batch", widest, shortest),
-        ("longest_sequence", longest_batch, spec.max_tokens),
-    )
+    profile = gpu_profile(spec, settings)
+    samples = (("profile_min_shape", profile.min), ("profile_max_shape", profile.max))
     return [
         {
             "name": name,
-            "batch_size": batch,
+            "batch_size": shape.batch,
             "inputs": {
-                n: {"data_type": "TYPE_INT64", "dims": [length], "zero_data": True} for n in MODEL_INPUTS
+                n: {"data_type": "TYPE_INT64", "dims": [shape.length], "zero_data": True}
+                for n in MODEL_INPUTS
             },
         }
-        for name, batch, length in samples
+        for name, shape in samples
     ]
 
 
