@@ -20,6 +20,7 @@ from clinserve_preprocess.encoding import bucket_length
 from clinserve_runtime.build_demo import build
 from clinserve_runtime.configs import MODEL_INPUTS, Provenance, ServingSettings, render_all
 from clinserve_runtime.demo_bert import DEMO_SIZES
+from clinserve_runtime.ort_providers import BACKEND_TENSORRT_KEYS
 from clinserve_runtime.repository import BUILD_STAMP
 from clinserve_runtime.tensorrt_profile import TENSORRT_MAX_TENSOR_ELEMENTS, Shape, TensorRTProfile
 
@@ -61,45 +62,6 @@ def test_gpu_profile_runs_the_onnx_step_on_gpu_with_tensorrt_fp16_and_an_engine_
             kinds = [group.kind for group in configs[step].instance_group]
             assert kinds == [model_config_pb2.ModelInstanceGroup.KIND_CPU], step
     assert len(cache_paths) == len(catalog), "each model needs its own engine cache folder"
-
-
-# Keys the TensorRT accelerator of Triton 24.10's onnxruntime backend accepts: its own three
-# (precision_mode, max_workspace_size_bytes, int8_*) plus the ORT options onnxruntime_backend#237
-# added. Any other key fails the model load ("unknown parameter ... for TensorRT Execution
-# Accelerator"); trt_timing_cache_path, for one, is not in that list.
-BACKEND_TENSORRT_KEYS = {
-    "precision_mode",
-    "max_workspace_size_bytes",
-    "int8_calibration_table_name",
-    "int8_use_native_calibration_table",
-    "trt_engine_cache_enable",
-    "trt_engine_cache_path",
-    "trt_max_partition_iterations",
-    "trt_min_subgraph_size",
-    "trt_dla_enable",
-    "trt_dla_core",
-    "trt_engine_cache_prefix",
-    "trt_dump_subgraphs",
-    "trt_force_sequential_engine_build",
-    "trt_context_memory_sharing_enable",
-    "trt_layer_norm_fp32_fallback",
-    "trt_timing_cache_enable",
-    "trt_force_timing_cache",
-    "trt_detailed_build_log",
-    "trt_build_heuristics_enable",
-    "trt_sparsity_enable",
-    "trt_builder_optimization_level",
-    "trt_auxiliary_streams",
-    "trt_tactic_sources",
-    "trt_extra_plugin_lib_paths",
-    "trt_profile_min_shapes",
-    "trt_profile_max_shapes",
-    "trt_profile_opt_shapes",
-    "trt_cuda_graph_enable",
-    "trt_dump_ep_context_model",
-    "trt_ep_context_file_path",
-    "trt_ep_context_embed_mode",
-}
 
 
 def test_tensorrt_parameters_are_keys_the_r24_10_backend_accepts(catalog):
