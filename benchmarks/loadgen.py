@@ -1,4 +1,4 @@
-"""Closed-loop load generator: a separate client process, one text per request.
+"""Closed-loop load generator: a separate client process, one text per request (or more).
 
 Targets:
 
@@ -9,7 +9,9 @@ Targets:
   HTTP/1.1 connections (one per in-flight request, as a connection-pooling client would).
 
 At each concurrency C, C workers each keep one request in flight, walking the corpus from
-evenly spaced offsets so the length mix is interleaved. A warm-up precedes each window; latency
+evenly spaced offsets so the length mix is interleaved; with ``--texts-per-request K`` each
+request carries the next K texts (a service that batches on its side) and throughput still
+counts texts. A warm-up precedes each window; latency
 counts requests that start and end inside the window (``benchmarks.stats.summarize``).
 
     python -m benchmarks.loadgen grpc://127.0.0.1:8001/treatment_changes \
@@ -55,8 +57,8 @@ class BenchmarkError(RuntimeError):
 class Session(Protocol):
     """What one worker uses to send one text and wait for its answer."""
 
-    async def send(self, text: str) -> None:
-        """Send one text; raise on any failure or malformed answer."""
+    async def send(self, texts: Sequence[str]) -> None:
+        """Send one request of ``texts``; raise on any failure or malformed answer."""
 
     async def close(self) -> None:
         """Release the worker's resources."""
@@ -81,11 +83,11 @@ class TritonSession:
     def __init__(self, target: TritonTarget) -> None:
         self.target = target
 
-    async def send(self, text: str) -> None:
+    async def send(self, texts: Sequence[str]) -> None:
         from tritonclient.grpc import aio as grpc_aio
 
-        data = grpc_aio.InferInput("TEXT", [1], "BYTES")
-        data.set_data_from_numpy(np.array([text.encode("utf-8")], dtype=np.object_))
+        data = grpc_aio.InferInput("TEXT", [len(texts)], "BYTES")
+        data.set_data_from_numpy(np.array([text.encode("utf-8") for text in texts], dtype=np.object_))
         response = await self.target.client.infer(
             self.target.model,
             [data],
@@ -93,11 +95,12 @@ class TritonSession:
             client_timeout=REQUEST_TIMEOUT_S,
         )
         results = response.as_numpy("RESULT")
-        if results is None or len(results) != 1:
-            raise BenchmarkError(f"{self.target.model}: expected one RESULT, got {results!r}")
-        document = json.loads(results[0])
-        if document.get("model") != self.target.model:
-            raise BenchmarkError(f"{self.target.model}: unexpected result {document!r:.200}")
+        if results is None or len(results) != len(texts):
+            raise BenchmarkError(f"{self.target.model}: expected {len(texts)} RESULT, got {results!r:.200}")
+        for item in results:
+            document = json.loads(item)
+            if document.get("model") != self.target.model:
+                raise BenchmarkError(f"{self.target.model}: unexpected result {document!r:.200}")
 
     async def close(self) -> None:
         return None
@@ -143,18 +146,18 @@ class HttpSession:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self.reader, self.writer
 
-    async def send(self, text: str) -> None:
+    async def send(self, texts: Sequence[str]) -> None:
         try:
-            await asyncio.wait_for(self._exchange(text), REQUEST_TIMEOUT_S)
+            await asyncio.wait_for(self._exchange(texts), REQUEST_TIMEOUT_S)
         except BaseException:
             # The connection's state is unknown after a failure: start a fresh one.
             await self.close()
             self.reader = self.writer = None
             raise
 
-    async def _exchange(self, text: str) -> None:
+    async def _exchange(self, texts: Sequence[str]) -> None:
         reader, writer = await self._connect()
-        body = json.dumps({"texts": [text]}).encode("utf-8")
+        body = json.dumps({"texts": list(texts)}).encode("utf-8")
         head = (
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -177,8 +180,8 @@ class HttpSession:
         if status != 200:
             raise BenchmarkError(f"HTTP {status}: {payload[:200]!r}")
         results = json.loads(payload).get("results")
-        if not isinstance(results, list) or len(results) != 1:
-            raise BenchmarkError(f"expected one result, got {payload[:200]!r}")
+        if not isinstance(results, list) or len(results) != len(texts):
+            raise BenchmarkError(f"expected {len(texts)} results, got {payload[:200]!r}")
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -240,6 +243,8 @@ class Level:
     client_cpu_s: float = 0.0
     #: CPU seconds of the target's processes during the window, by label (``None``: no pid).
     process_cpu_s: dict[str, float] | None = None
+    #: Texts each request carried.
+    texts_per_request: int = 1
 
 
 async def run_level(
@@ -250,6 +255,7 @@ async def run_level(
     warmup_s: float,
     duration_s: float,
     pid: int = 0,
+    texts_per_request: int = 1,
 ) -> Level:
     """Keep ``concurrency`` requests in flight through warm-up and the window, then drain.
 
@@ -269,17 +275,17 @@ async def run_level(
     async def worker(index: int, session: Session) -> None:
         position = index * len(texts) // concurrency
         while "stop" not in bounds or time.monotonic() < bounds["stop"]:
-            text = texts[position % len(texts)]
-            position += 1
+            batch = [texts[(position + k) % len(texts)] for k in range(texts_per_request)]
+            position += texts_per_request
             now = time.monotonic()
             try:
-                await session.send(text)
+                await session.send(batch)
                 ok = True
             except Exception as exc:  # every failure counts; a few are kept for the report
                 ok = False
                 if len(errors) < MAX_ERROR_SAMPLES:
                     errors.append(f"{type(exc).__name__}: {exc}"[:300])
-            requests.append(Request(now, time.monotonic(), ok))
+            requests.append(Request(now, time.monotonic(), ok, texts_per_request))
             warmed[index].set()
 
     async def conduct() -> None:
@@ -312,6 +318,7 @@ async def run_level(
         snapshots.get("after"),
         client_cpu_s=bounds["cpu"],
         process_cpu_s=cpu_used(tree_cpu["before"], tree_cpu["after"]) if tree_cpu else None,
+        texts_per_request=texts_per_request,
     )
 
 
@@ -334,6 +341,7 @@ async def run_levels(
     warmup_s: float,
     duration_s: float,
     on_level: Callable[[str, Level], None] | None = None,
+    texts_per_request: int = 1,
 ) -> dict[str, list[Level]]:
     """Every concurrency level, and at each level every target in turn (interleaved).
 
@@ -353,6 +361,7 @@ async def run_levels(
                     warmup_s=warmup_s,
                     duration_s=duration_s,
                     pid=spec.pid,
+                    texts_per_request=texts_per_request,
                 )
                 levels[spec.name].append(level)
                 if on_level is not None:
@@ -369,6 +378,7 @@ def level_record(level: Level) -> dict[str, Any]:
     inside = [r for r in level.requests if r.ok and r.start >= begin and r.end <= end]
     record: dict[str, Any] = {
         "concurrency": level.concurrency,
+        "texts_per_request": level.texts_per_request,
         "latencies_ms": [round((r.end - r.start) * 1000, 3) for r in inside],
         "error_samples": level.errors,
         # The client shares the machine's cores with the server: its own CPU use in the window.
@@ -376,7 +386,7 @@ def level_record(level: Level) -> dict[str, Any]:
         "triton_stats": {"before": level.stats_before, "after": level.stats_after},
     }
     if level.process_cpu_s is not None:
-        answered = sum(1 for r in level.requests if r.ok and begin <= r.end <= end)
+        answered = sum(r.texts for r in level.requests if r.ok and begin <= r.end <= end)
         record["process_cpu_s"] = level.process_cpu_s
         record["process_cpu_ms_per_text"] = per_text_ms(level.process_cpu_s, answered)
     try:
@@ -425,14 +435,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each window")
+    parser.add_argument("--texts-per-request", type=int, default=1, help="texts each request carries")
     parser.add_argument("--admin-key", default="", help="Triton admin key: also record statistics")
     parser.add_argument(
         "--pid", type=int, default=0, help="the server's process: also record its tree's CPU time"
     )
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    if any(c < 1 for c in args.concurrency) or args.duration <= 0 or args.warmup < 0:
-        parser.error("concurrency must be >= 1, duration > 0 and warm-up >= 0")
+    if (
+        any(c < 1 for c in args.concurrency)
+        or args.duration <= 0
+        or args.warmup < 0
+        or args.texts_per_request < 1
+    ):
+        parser.error("concurrency and texts per request must be >= 1, duration > 0 and warm-up >= 0")
     if (args.target is None) == (args.targets is None):
         parser.error("give one target URL or --targets FILE")
     texts = [t.text for t in load_corpus(args.corpus)]
@@ -454,7 +470,13 @@ def main(argv: list[str] | None = None) -> int:
 
     levels = asyncio.run(
         run_levels(
-            specs, texts, args.concurrency, warmup_s=args.warmup, duration_s=args.duration, on_level=report
+            specs,
+            texts,
+            args.concurrency,
+            warmup_s=args.warmup,
+            duration_s=args.duration,
+            on_level=report,
+            texts_per_request=args.texts_per_request,
         )
     )
     result = {

@@ -1,10 +1,13 @@
 """The Markdown report and the key ratios, rendered from a run's results (pure, except writing).
 
-Targets (issue 6), measured in one run on the base-shaped model:
+Targets (issues 6 and 15), measured in one run for every size:
 
-- served throughput at concurrency 32 >= 0.8 x the limit (ONNX Runtime in-process, best
-  batching, tokenization included);
-- p50 latency at concurrency 1 <= the limit's single-text latency + 3 ms;
+- served throughput at concurrency 32 over the limit (ONNX Runtime in-process, best batching,
+  tokenization included): >= 0.9 on base fp32, >= 0.8 elsewhere;
+- p50 latency at concurrency 1 minus the limit's single-text latency: <= 1.5 ms on tiny,
+  <= 3 ms elsewhere;
+- CPU per text outside the ONNX step at concurrency 32 (``tritonserver`` and the Python steps):
+  <= 0.4 ms on tiny (reported for every size);
 - served throughput >= 3 x the ``transformers`` peer, and above the ONNX Runtime peer (each at
   its best concurrency).
 
@@ -24,6 +27,11 @@ from benchmarks.triton_stats import ModelStages, window_stages
 
 THROUGHPUT_TARGET = 0.8
 LATENCY_MARGIN_MS = 3.0
+# Per size, where a size has its own target (issue 15: the tiny model stands in for a GPU's
+# regime, where the serving path's fixed cost, not the model, sets throughput).
+THROUGHPUT_TARGETS = {"base": 0.9, "tiny": 0.8}
+LATENCY_MARGINS_MS = {"tiny": 1.5}
+OUTSIDE_ONNX_TARGETS_MS = {"tiny": 0.4}
 TRANSFORMERS_TARGET = 3.0
 ONNX_PEER_TARGET = 1.0
 HEADLINE_CONCURRENCY = 32
@@ -136,14 +144,28 @@ def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
         if headline is not None:
             limit_tps = limit_throughput(size, headline["concurrency"])
             value = ratio(headline["throughput"], limit_tps)
+            target = THROUGHPUT_TARGETS.get(size_name, THROUGHPUT_TARGET)
             found.append(
                 KeyRatio(
                     size_name,
                     f"served/limit throughput at c={headline['concurrency']}",
                     value,
-                    f">= {THROUGHPUT_TARGET}",
-                    value >= THROUGHPUT_TARGET,
+                    f">= {target}",
+                    value >= target,
                     f"{headline['throughput']:.1f} vs {limit_tps:.1f} texts/s",
+                )
+            )
+        outside = outside_onnx_ms(level_at(load, HEADLINE_CONCURRENCY))
+        if outside is not None and size_name in OUTSIDE_ONNX_TARGETS_MS:
+            bound = OUTSIDE_ONNX_TARGETS_MS[size_name]
+            found.append(
+                KeyRatio(
+                    size_name,
+                    f"CPU ms per text outside the ONNX step at c={HEADLINE_CONCURRENCY}",
+                    outside[0],
+                    f"<= {bound}",
+                    outside[0] <= bound,
+                    outside[1],
                 )
             )
         paired = size.get("paired", {}).get("targets", {}).get(final["name"])
@@ -162,13 +184,14 @@ def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
             latency = (single["p50_ms"] - limit_single, f"{single['p50_ms']:.1f} vs {limit_single:.1f} ms")
         if latency is not None:
             excess, detail = latency
+            margin = LATENCY_MARGINS_MS.get(size_name, LATENCY_MARGIN_MS)
             found.append(
                 KeyRatio(
                     size_name,
                     "p50 at c=1 minus limit single-text latency (ms)",
                     excess,
-                    f"<= {LATENCY_MARGIN_MS:.0f} ms",
-                    excess <= LATENCY_MARGIN_MS,
+                    f"<= {margin:g} ms",
+                    excess <= margin,
                     detail,
                 )
             )
@@ -191,6 +214,48 @@ def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
                 )
             )
     return found
+
+
+def outside_onnx_ms(level: dict[str, Any] | None) -> tuple[float, str] | None:
+    """CPU ms per text spent outside the ONNX step's stubs (tritonserver, Python steps), with its parts."""
+    per_text = (level or {}).get("process_cpu_ms_per_text")
+    if not per_text or not any(name.endswith("_onnx") for name in per_text):
+        return None
+    outside = {name: ms for name, ms in per_text.items() if not name.endswith("_onnx") and ms >= 0.005}
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in sorted(outside.items(), key=lambda i: -i[1]))
+    return sum(outside.values()), parts
+
+
+def batched_section(size: dict[str, Any]) -> str:
+    """The workload of several texts per request (a service that batches on its side)."""
+    loads = [(label, load) for label, load in labelled_loads(size, key="load_batched") if load]
+    if not loads:
+        return "Not measured in this run (`--batch-texts 0`).\n"
+    per_request = next(
+        (lv.get("texts_per_request", 1) for _, load in loads for lv in load.get("levels", [])), 1
+    )
+    levels = sorted({lv["concurrency"] for _, load in loads for lv in load.get("levels", [])})
+    limit_tps = limit_throughput(size)
+    rows = []
+    for label, load in loads:
+        cells = [label]
+        for concurrency in levels:
+            summary = summaries(load).get(concurrency)
+            cells.append(
+                "-" if summary is None else
+                f"{summary['throughput']:.1f} ({ratio(summary['throughput'], limit_tps):.2f}) /"
+                f" {summary['p50_ms']:.1f}"
+            )  # fmt: skip
+        rows.append(cells)
+    note = (
+        f"Each request carries {per_request} texts; throughput counts texts. In brackets, the ratio to"
+        f" the limit ({limit_tps:.1f} texts/s, the better of the runs next to the levels).\n\n"
+    )
+    header = [
+        "target",
+        *[f"c={c} ({c * per_request} texts in flight): texts/s (x limit) / p50 ms" for c in levels],
+    ]
+    return note + table(header, rows) + "\n"
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -216,12 +281,12 @@ def targets_section(ratios: Sequence[KeyRatio]) -> str:
     return table(["size", "ratio", "value", "target", "met", "measured"], rows) + "\n"
 
 
-def labelled_loads(size: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+def labelled_loads(size: dict[str, Any], key: str = "load") -> list[tuple[str, dict[str, Any] | None]]:
     """(label, load) of every served variant, then every peer: the report's and plots' order."""
     targets: list[tuple[str, dict[str, Any] | None]] = [
-        (f"Triton [{v['name']}]", v.get("load")) for v in size.get("variants", [])
+        (f"Triton [{v['name']}]", v.get(key)) for v in size.get("variants", [])
     ]
-    return targets + [(PEER_LABELS[k], p.get("load")) for k, p in size.get("peers", {}).items()]
+    return targets + [(PEER_LABELS[k], p.get(key)) for k, p in size.get("peers", {}).items()]
 
 
 def load_rows(label: str, load: dict[str, Any] | None, concurrency: Sequence[int]) -> list[str]:
@@ -650,7 +715,8 @@ def render(
         "",
         machine_section(results),
         f"Corpus: {config['corpus_size']} generated clinical-style texts (seed {config['seed']}), mix"
-        f" {', '.join(f'{k} {v:.0%}' for k, v in config['mix'].items())}. Every request carries one text;"
+        f" {', '.join(f'{k} {v:.0%}' for k, v in config['mix'].items())}. Every request carries one text"
+        " (but in *Several texts per request*);"
         " per concurrency level: a warm-up (at least"
         f" {_per_size(config['warmup_s'])} s, and until every client has had an answer), then a"
         f" measurement window of {_per_size(config['duration_s'])} s. Demo weights are untrained:"
@@ -681,6 +747,9 @@ def render(
             "### Latency percentiles",
             "",
             percentile_section(size, concurrency),
+            "### Several texts per request",
+            "",
+            batched_section(size),
             "### Serving settings, before and after",
             "",
             variant_section(size, concurrency),

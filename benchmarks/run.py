@@ -9,7 +9,8 @@ importer's ``cpu`` profile, int8; ``tiny``; ``tiny-int8`` on request), on the sa
 3. each serving variant: a Triton server on free loopback ports, loaded by ``benchmarks.loadgen``
    from a separate client process at every concurrency, with Triton's statistics;
 4. the peers: the ``transformers`` pipeline (always on the fp32 weights) and the per-request
-   ONNX Runtime server (on the size's graph);
+   ONNX Runtime server (on the size's graph); then every served variant and peer again with
+   ``--batch-texts`` texts per request (a service that batches on its side);
 5. on the base size, long-document token classification (``benchmarks.long_docs``);
 
 then ``results.json``, ``REPORT.md`` and the PNG plots, and the key ratios on stdout. Steps
@@ -94,6 +95,8 @@ class Plan:
     command: str
     background_sample_s: float = 3.0
     paired_texts: int = 48
+    batch_texts: int = 8
+    batch_concurrency: list[int] = field(default_factory=lambda: [1, 8])
     skipped: list[str] = field(default_factory=list)
 
 
@@ -321,10 +324,32 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
                 best_policy,
             )
             result["limit_windows"].append({"after_concurrency": concurrency, **window})
+        batched: dict[str, dict[str, Any]] = {}
+        if plan.batch_texts:
+            output = plan.work_dir / f"load-{size}-batched.json"
+            log(f"{size}: {plan.batch_texts} texts per request, c={plan.batch_concurrency}, every target")
+            run_child(
+                [
+                    sys.executable, "-m", "benchmarks.loadgen", "--targets", str(targets_path),
+                    "--corpus", str(corpus_path),
+                    "--concurrency", *map(str, plan.batch_concurrency),
+                    "--texts-per-request", str(plan.batch_texts),
+                    "--duration", str(plan.duration_s[size]),
+                    "--warmup", str(plan.warmup_s[size]),
+                    "--output", str(output),
+                ],
+                log_path=logs / "loadgen.log",
+                timeout_s=load_estimate(plan, size, len(targets)) * 6 + 300,
+            )  # fmt: skip
+            batched = json.loads(output.read_text(encoding="utf-8"))["targets"]
         for record in result["variants"]:
             record["load"] = loads[f"triton:{record['name']}"]
+            if batched:
+                record["load_batched"] = batched[f"triton:{record['name']}"]
         for kind in peers:
             result["peers"][kind] = {"kind": kind, "load": loads[f"peer:{kind}"]}
+            if batched:
+                result["peers"][kind]["load_batched"] = batched[f"peer:{kind}"]
         if "transformers" in peers:
             result["peers"]["transformers"]["parity"] = json.loads((checkpoint / STAMP).read_text())["parity"]
 
@@ -419,8 +444,8 @@ def strip_raw(results: dict[str, Any]) -> dict[str, Any]:
     """The committed results without raw latencies and statistics snapshots (kept in the work dir)."""
     copy: dict[str, Any] = json.loads(json.dumps(results))
     for size in copy["sizes"].values():
-        loads = [v["load"] for v in size["variants"] if "load" in v]
-        loads += [p["load"] for p in size["peers"].values() if "load" in p]
+        loads = [v[k] for v in size["variants"] for k in ("load", "load_batched") if k in v]
+        loads += [p[k] for p in size["peers"].values() for k in ("load", "load_batched") if k in p]
         for load in loads:
             for level in load["levels"]:
                 level.pop("latencies_ms", None)
@@ -447,6 +472,15 @@ def parse_args(argv: list[str] | None) -> Plan:
         default=48,
         help="texts for the interleaved single-text comparison (benchmarks.paired); 0 skips it",
     )
+    parser.add_argument(
+        "--batch-texts",
+        type=int,
+        default=8,
+        help="texts per request of the batched workload (a service batching on its side); 0 skips it",
+    )
+    parser.add_argument(
+        "--batch-concurrency", type=int, nargs="+", default=[1, 8], help="concurrency of the batched workload"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peers", action="store_true", help="skip the FastAPI peers")
     parser.add_argument("--no-long-docs", action="store_true", help="skip long-document token classification")
@@ -463,8 +497,10 @@ def parse_args(argv: list[str] | None) -> Plan:
         variants = select(args.variants)
     except ValueError as exc:
         parser.error(str(exc))
-    if any(c < 1 for c in args.concurrency) or args.corpus_size < 1 or args.paired_texts < 0:
-        parser.error("concurrency levels and the corpus size must be >= 1, --paired-texts >= 0")
+    if any(c < 1 for c in args.concurrency + args.batch_concurrency) or args.corpus_size < 1:
+        parser.error("concurrency levels and the corpus size must be >= 1")
+    if args.paired_texts < 0 or args.batch_texts < 0:
+        parser.error("--paired-texts and --batch-texts must be >= 0")
     duration = {s: args.duration or DEFAULT_DURATION_S[s] for s in SIZES}
     warmup = {s: args.warmup if args.warmup is not None else DEFAULT_WARMUP_S[s] for s in SIZES}
     return Plan(
@@ -485,6 +521,8 @@ def parse_args(argv: list[str] | None) -> Plan:
         command=shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         background_sample_s=args.background_sample,
         paired_texts=args.paired_texts,
+        batch_texts=args.batch_texts,
+        batch_concurrency=args.batch_concurrency,
     )
 
 

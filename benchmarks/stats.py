@@ -31,11 +31,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Request:
-    """One request of a load run: when it started and ended (seconds, monotonic) and if it failed."""
+    """One request of a load run: when it started and ended (seconds, monotonic), if it failed,
+    and how many texts it carried."""
 
     start: float
     end: float
     ok: bool = True
+    texts: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def summarize(requests: Sequence[Request], *, concurrency: int, window: tuple[fl
             f"no successful request started and ended inside the {end - begin:.1f}s window at"
             f" concurrency {concurrency}: lengthen the window"
         )
-    ok_completed = sum(1 for r in completed if r.ok)
+    ok_completed = sum(r.texts for r in completed if r.ok)
     values = {q: percentile(latencies, q) for q in PERCENTILES}
     return Summary(
         concurrency=concurrency,

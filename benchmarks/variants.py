@@ -1,8 +1,11 @@
 """Serving-settings variants measured side by side (``--variants``).
 
-``previous`` pins the settings the repository had before the benchmark existed, so every run
-shows the tuned defaults (``current`` = ``ServingSettings()``) against them. The others are
-single-knob experiments, kept so a change can be re-measured with one flag.
+``previous`` is the serving path before its Python steps worked per batch of requests
+(December 2026): the tokenizer and post-processor take one request per execution
+(``python_batching=False``), so every run shows the defaults (``current`` =
+``ServingSettings()``) against it. ``untuned`` pins the settings the repository had before the
+benchmark existed. The others are single-knob experiments, kept so a change can be re-measured
+with one flag.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from clinserve_runtime.configs import ServingSettings
 # buckets doubling from 16, graphs that compute their padding, instances that do not share the
 # cores); everything else follows the current defaults, so `previous` against `current`
 # isolates exactly those changes.
-PREVIOUS = replace(
+PREVIOUS = replace(ServingSettings(), python_batching=False)
+UNTUNED = replace(
     ServingSettings(),
+    python_batching=False,
     max_queue_delay_us=2000,
     length_buckets=(16, 32, 64, 128, 256, 512),
     trim_padding=False,
     onnx_share_cores=False,
 )
-NO_DELAY = replace(PREVIOUS, max_queue_delay_us=0)
+NO_DELAY = replace(UNTUNED, max_queue_delay_us=0)
 FINE_BUCKETS = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
 
 VARIANTS: dict[str, Variant] = {
@@ -32,10 +37,25 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "previous",
             PREVIOUS,
-            "settings before tuning (2 ms batching delay, buckets 16-512 by doubling, untrimmed graphs,"
-            " no core sharing)",
+            "the defaults with one request per execution of the Python steps (before December 2026)",
         ),
         Variant("current", ServingSettings(), "the defaults in clinserve_runtime.configs.ServingSettings"),
+        Variant(
+            "untuned",
+            UNTUNED,
+            "settings before the benchmark's tuning (one request per Python execution, 2 ms batching"
+            " delay, buckets 16-512 by doubling, untrimmed graphs, no core sharing)",
+        ),
+        Variant(
+            "no-merge",
+            replace(ServingSettings(), merge_padding_ratio=1.0),
+            "the defaults, requests of one tokenizer pass sharing a length only when their buckets are equal",
+        ),
+        Variant(
+            "merge-all",
+            replace(ServingSettings(), merge_padding_ratio=100.0),
+            "the defaults, every request of one tokenizer pass padded to the pass's longest",
+        ),
         Variant(
             "no-delay",
             NO_DELAY,
@@ -73,7 +93,7 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant(
             "trim-doubling",
-            replace(ServingSettings(), length_buckets=PREVIOUS.length_buckets),
+            replace(ServingSettings(), length_buckets=UNTUNED.length_buckets),
             "the defaults with buckets 16-512 by doubling: more merges, the padding trimmed away",
         ),
         Variant(

@@ -25,13 +25,14 @@ from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.triton import TritonRuntimeError, triton_home
 from reliability.context import PROFILES, Context
 from reliability.report import ScenarioResult, render_details, render_table, to_json
-from reliability.scenarios import burst, overload, sigkill, sigterm, soak, stub_kill
+from reliability.scenarios import burst, heavy, overload, sigkill, sigterm, soak, stub_kill
 from reliability.servers import DEFAULT_WORKDIR, build_repository, close_all
 
 ScenarioFunction = Callable[[Context], Coroutine[Any, Any, ScenarioResult]]
 SCENARIOS: dict[str, ScenarioFunction] = {
     burst.NAME: burst.run,
     overload.NAME: overload.run,
+    heavy.NAME: heavy.run,
     sigterm.NAME: sigterm.run,
     sigkill.NAME: sigkill.run,
     stub_kill.NAME: stub_kill.run,

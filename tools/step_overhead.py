@@ -82,8 +82,11 @@ class Target:
 
 def median_ms(client: grpcclient.InferenceServerClient, model: str, outputs: list[str], calls: int) -> float:
     """Median round trip of ``calls`` single-text requests (after a warm-up)."""
-    data = grpcclient.InferInput("TEXT", [1], "BYTES")
-    data.set_data_from_numpy(np.array([TEXT.encode("utf-8")], dtype=np.object_))
+    # A batched step (the tokenizer) takes one row of one text; the ensemble takes a list of texts.
+    batched = int(client.get_model_config(model, as_json=True)["config"].get("max_batch_size", 0)) > 0
+    shape = [1, 1] if batched else [1]
+    data = grpcclient.InferInput("TEXT", shape, "BYTES")
+    data.set_data_from_numpy(np.array([TEXT.encode("utf-8")], dtype=np.object_).reshape(shape))
     requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
     for _ in range(min(50, calls)):
         client.infer(model, [data], outputs=requested)

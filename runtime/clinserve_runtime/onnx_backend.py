@@ -14,6 +14,11 @@ Where it matters it behaves like the native backend:
   splits the outputs back per request;
 - it reads the native backend's thread parameters (``intra_op_thread_count``,
   ``inter_op_thread_count``);
+- it picks execution providers the way the native backend does (``clinserve_runtime.ort_providers``):
+  ``KIND_CPU`` runs on the CPU; ``KIND_GPU`` on TensorRT when the config's accelerator asks for it
+  (its precision, profile shapes and engine cache mapped to the provider's options), then CUDA,
+  when the installed ONNX Runtime is the GPU build (``make serve ORT=gpu``); it logs the provider
+  each instance runs on, and warns when it had to fall back;
 - with ``share_cores`` set (``ServingSettings.onnx_share_cores``) its instances share the cores
   the way the native backend's global thread pool does: a run alone uses every thread, a run
   beside another instance's uses its share of the cores (``clinserve_runtime.core_sharing``).
@@ -34,6 +39,7 @@ import triton_python_backend_utils as pb_utils
 from clinserve_runtime.core_sharing import RunningInstances, counter_path, remove_orphans
 from clinserve_runtime.graph_check import check_against_graph, config_tensors
 from clinserve_runtime.ort_options import session_options, shared_thread_count
+from clinserve_runtime.ort_providers import CPU, active_provider, onnxruntime_build, providers_for_config
 
 
 class TritonPythonModel:
@@ -52,16 +58,31 @@ class TritonPythonModel:
                 f"{self.model_name}: {path} is missing; build the repository (make repository)"
                 " or import weights (clinserve import)"
             )
-        self.session = ort.InferenceSession(
-            path, sess_options=session_options(parameters), providers=["CPUExecutionProvider"]
+        choice = providers_for_config(
+            config, ort.get_available_providers(), device_id=int(args.get("model_instance_device_id", 0) or 0)
         )
+        self.session = ort.InferenceSession(
+            path, sess_options=session_options(parameters), providers=choice.providers
+        )
+        running = active_provider(self.session)
+        pb_utils.Logger.log_info(
+            f"{self.model_name}: {onnxruntime_build()} runs it on {running} ({choice.reason})"
+        )
+        for note in choice.notes:
+            pb_utils.Logger.log_warn(f"{self.model_name}: {note}")
+        if running != choice.names[0]:
+            # ONNX Runtime drops a provider it cannot create (no driver, missing CUDA libraries).
+            pb_utils.Logger.log_warn(
+                f"{self.model_name}: asked for {choice.names[0]}, ONNX Runtime runs it on {running}"
+            )
         # A second session on this instance's share of the cores, for runs beside another
         # instance's (see clinserve_runtime.core_sharing): it costs the graph's memory once more.
         # Without sharing both names are the one session and no count is kept.
         self.shared_session = self.session
         self.running: RunningInstances | None = None
         instances = sum(int(group.get("count", 1)) for group in config.get("instance_group") or [{}])
-        shared_threads = shared_thread_count(parameters, instances)
+        # Sharing cores is about CPU runs only.
+        shared_threads = shared_thread_count(parameters, instances) if running == CPU else 0
         if shared_threads:
             try:
                 server_pid = os.getppid()
@@ -77,9 +98,7 @@ class TritonPythonModel:
                 )
             else:
                 shared_options = session_options({**parameters, "intra_op_thread_count": str(shared_threads)})
-                self.shared_session = ort.InferenceSession(
-                    path, sess_options=shared_options, providers=["CPUExecutionProvider"]
-                )
+                self.shared_session = ort.InferenceSession(path, sess_options=shared_options, providers=[CPU])
         self.inputs = config_tensors(config, "input")
         self.outputs = config_tensors(config, "output")
         check_against_graph(self.model_name, self.inputs, self.session.get_inputs(), "input", self.batched)

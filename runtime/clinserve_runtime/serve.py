@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from clinserve_ensemble.catalog import load_catalog
+from clinserve_runtime.ort_providers import CPU, local_providers
 from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp
 from clinserve_runtime.triton import (
     ADMIN_KEY_HEADER,
@@ -143,11 +144,30 @@ def print_ready(server: TritonServer, repository: Path, key_source: str) -> None
         f"  HTTP     {server.http_url}\n"
         f"  metrics  {server.metrics_url}\n"
         f"  models   {', '.join(load_catalog())}\n"
+        f"  ONNX     {onnx_placement(repository)}\n"
         f"  admin protocols need a key (in {key_source}): HTTP header '{ADMIN_KEY_HEADER}',"
         f" gRPC metadata '{GRPC_ADMIN_KEY_HEADER}'\n"
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )
+
+
+def onnx_placement(repository: Path) -> str:
+    """Where the ONNX steps run: their configs' instance kind, and whether a GPU can take it.
+
+    Said once here; the stand-in logs each model's provider in Triton's log.
+    """
+    kinds = sorted(
+        {
+            line.split(":", 1)[1].strip()
+            for path in repository.glob("*_onnx/config.pbtxt")
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip().startswith("kind:")
+        }
+    )
+    choice = local_providers()
+    where = "GPU" if choice.names[0] != CPU and kinds == ["KIND_GPU"] else "CPU"
+    return f"on the {where} ({', '.join(kinds) or 'no ONNX models'}; {choice.reason})"
 
 
 if __name__ == "__main__":

@@ -195,7 +195,15 @@ def server_environment() -> dict[str, str]:
         for module in (clinserve_preprocess, clinserve_ensemble)
     }
     package_roots.add(str(Path(__file__).resolve().parents[1]))
-    paths = [*sorted(package_roots), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    # Site directories a .pth file added come after the interpreter's own (an environment layered
+    # over another, as the ORT=gpu test's is): the stubs must see the same packages, in that order.
+    layered = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    paths = [
+        *sorted(package_roots),
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        *layered,
+    ]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     # tokenizers (Rust/rayon) and ONNX Runtime otherwise each start a thread per core in every
     # stub process; on small machines that oversubscribes the cores many times over.

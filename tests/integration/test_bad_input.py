@@ -8,10 +8,11 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from clinserve.errors import request_too_large
+from clinserve_runtime.configs import ServingSettings
 from tests.integration.triton_calls import infer, text_input
 
 pytestmark = pytest.mark.integration
-ONE_MB = 1024 * 1024
+LIMITS = ServingSettings()
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +56,62 @@ def test_invalid_utf8_is_refused_naming_the_byte(client):
     )
 
 
-def test_a_one_megabyte_text_is_answered_and_says_it_was_truncated(client):
-    text = ("Patient improved on topotecan. " * (ONE_MB // 31 + 1))[:ONE_MB]
-    (result,) = infer(client, "treatment_changes", [text])
-    assert result["truncated"] is True and result["dropped_tokens"] > 100_000
+def prose(chars: int) -> str:
+    return ("Patient improved on topotecan. " * (chars // 31 + 1))[:chars]
 
 
-@pytest.mark.parametrize("model", ["biomarker", "drug_development_trials"])
-def test_a_one_megabyte_document_beyond_one_request_is_refused_naming_the_limit(client, model):
-    # Per-sentence and windowed models see every word-piece, so 1 MB needs thousands of model
-    # sequences: more than one request may carry (docs/long-documents.md).
-    text = ("Patient improved on topotecan. " * (ONE_MB // 31 + 1))[:ONE_MB]
-    message = expect_error(
-        lambda: infer(client, model, [text]),
+def test_a_text_at_the_character_limit_is_answered_and_says_it_was_truncated(client):
+    (result,) = infer(client, "treatment_changes", [prose(LIMITS.max_text_chars)])
+    assert result["truncated"] is True and result["dropped_tokens"] > 10_000
+
+
+def test_a_text_over_the_character_limit_is_refused_naming_both_figures(client):
+    expect_error(
+        lambda: infer(client, "treatment_changes", [prose(LIMITS.max_text_chars + 1)]),
         "StatusCode.INVALID_ARGUMENT",
-        "model sequences",
-        "at most 1024 sequences",
+        f"TEXT[0] has {LIMITS.max_text_chars + 1:,} characters",
+        f"more than the {LIMITS.max_text_chars:,} one text may have",
+    )
+
+
+def test_texts_over_the_request_character_limit_together_are_refused_as_too_large(client):
+    per_text = LIMITS.max_request_chars // 8
+    message = expect_error(
+        lambda: infer(client, "treatment_changes", [prose(per_text)] * 9),
+        "StatusCode.INVALID_ARGUMENT",
+        f"have {9 * per_text:,} characters together",
+        f"more than the {LIMITS.max_request_chars:,} one request may have",
+    )
+    # The client library recognises this refusal by its wording and re-splits the request.
+    assert request_too_large(message)
+
+
+@pytest.mark.parametrize(
+    ("model", "mode", "chars", "fragments"),
+    [
+        # More sentences than sequences allowed: counted before any word-piece is made.
+        ("biomarker", "sentences", 60_000, ["at least", "model sequences (one per sentence)"]),
+        # More words than token positions allowed: counted before any word-piece is made.
+        ("drug_development_trials", "windows", -95_000, ["at least", "token positions (one per word)"]),
+        # Fewer words than positions, but the windows' padded positions are more.
+        (
+            "drug_development_trials",
+            "windows",
+            60_000,
+            ["token positions (", "model sequences of 128 tokens)"],
+        ),
+    ],
+)
+def test_a_document_beyond_one_request_is_refused_naming_the_limit_it_passes(
+    client, model, mode, chars, fragments
+):
+    # A negative size asks for short words: "dose dose ...", five characters a word.
+    text = prose(chars) if chars > 0 else ("dose " * -chars)[:-chars]
+    message = expect_error(
+        lambda: infer(client, model, [text], parameters={"mode": mode}),
+        "StatusCode.INVALID_ARGUMENT",
+        *fragments,
+        "one request may use",
     )
     # The client library recognises this refusal by its wording and re-splits the request.
     assert request_too_large(message)

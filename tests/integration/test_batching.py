@@ -98,3 +98,99 @@ def test_statistics_need_the_admin_key(triton_server):
         with pytest.raises(InferenceServerException) as info:
             client.get_inference_statistics("treatment_changes_onnx")
         assert "restricted" in str(info.value)
+
+
+def _mixed_requests(seed_samples) -> list[tuple[str, list[str | bytes], str | None]]:
+    """31 requests of different models, lengths, text counts and modes."""
+    base = [t for texts in seed_samples.values() for t in texts]
+    plans = [
+        ("treatment_changes", None),
+        ("biomarker", "sentences"),
+        ("biomarker", "document"),
+        ("pubmed_multilabel", None),
+        ("drug_development_trials", "windows"),
+        ("drug_development_trials", "sentences"),
+        ("response_to_treatment", "whole"),
+    ]
+    requests: list[tuple[str, list[str | bytes], str | None]] = []
+    for index in range(31):
+        model, mode = plans[index % len(plans)]
+        count = 1 + index % 3
+        texts: list[str | bytes] = [
+            " ".join(base[(index + k + j) % len(base)] for j in range(1 + (index * 7 + k) % 4))
+            for k in range(count)
+        ]
+        requests.append((model, texts, mode))
+    return requests
+
+
+def _send_all_at_once(client, requests) -> list[object]:
+    """Every request at the same moment; each one's RESULT bytes, or its error."""
+    outcomes: list[object] = [None] * len(requests)
+    done = threading.Semaphore(0)
+
+    def on_done(position, result, error):
+        outcomes[position] = error if error is not None else [bytes(x) for x in result.as_numpy("RESULT")]
+        done.release()
+
+    for position, (model, texts, mode) in enumerate(requests):
+        client.async_infer(
+            model,
+            [text_input(texts)],
+            callback=lambda result, error, position=position: on_done(position, result, error),
+            parameters={"mode": mode} if mode else None,
+        )
+    for _ in requests:
+        assert done.acquire(timeout=120)
+    return outcomes
+
+
+def _python_step_counts(client, admin_key: str) -> tuple[int, int]:
+    """(requests, executions) of every tokenizer and post-processor so far."""
+    stats = client.get_inference_statistics("", headers={GRPC_ADMIN_KEY_HEADER: admin_key}, as_json=True)
+    steps = [m for m in stats["model_stats"] if m["name"].endswith(("_tokenizer", "_postprocess"))]
+    requests = sum(int(m["inference_stats"]["success"].get("count", 0)) for m in steps)
+    return requests, sum(int(m.get("execution_count", 0)) for m in steps)
+
+
+def test_a_request_gets_the_same_bytes_alone_and_merged_with_thirty_others(triton_server, seed_samples):
+    requests = _mixed_requests(seed_samples)
+    with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
+        alone = [_send_all_at_once(client, [request])[0] for request in requests]
+        assert not [a for a in alone if isinstance(a, Exception)]
+        before = _python_step_counts(client, triton_server.admin_key)
+        merged = [_send_all_at_once(client, requests) for _ in range(3)]
+        # A step reports an execution's statistics after its responses (docs/runtime.md, lesson 7).
+        deadline = time.monotonic() + 10
+        while (after := _python_step_counts(client, triton_server.admin_key))[0] - before[0] < 6 * len(
+            requests
+        ) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for round_outcomes in merged:
+        for position, outcome in enumerate(round_outcomes):
+            assert outcome == alone[position], (
+                f"request {position} ({requests[position][0]}) differs when merged"
+            )
+    # The Python steps did serve several requests per execution.
+    served, executions = after[0] - before[0], after[1] - before[1]
+    assert served == 3 * 2 * len(requests)
+    assert executions < served, f"{executions} executions for {served} requests: nothing merged"
+
+
+@pytest.mark.parametrize(
+    ("bad", "status", "fragment"),
+    [
+        (("treatment_changes", ["fine", ""], None), "StatusCode.INVALID_ARGUMENT", "TEXT[1] is empty"),
+        (("biomarker", [b"caf\xc3(\xff"], None), "StatusCode.INVALID_ARGUMENT", "TEXT[0] is not valid UTF-8"),
+        (("drug_development_trials", ["x"], "document"), "StatusCode.INVALID_ARGUMENT", "mode='document'"),
+    ],
+)
+def test_a_bad_request_fails_alone_among_merged_ones(triton_server, seed_samples, bad, status, fragment):
+    requests = _mixed_requests(seed_samples)
+    with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
+        alone = _send_all_at_once(client, requests[:1])[0]
+        outcomes = _send_all_at_once(client, [requests[0], bad, *requests[1:]])
+    error = outcomes[1]
+    assert isinstance(error, InferenceServerException) and error.status() == status and fragment in str(error)
+    assert outcomes[0] == alone
+    assert not [o for i, o in enumerate(outcomes) if i != 1 and isinstance(o, Exception)]

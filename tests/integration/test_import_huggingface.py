@@ -21,6 +21,7 @@ from clinserve_runtime.importers.parity import LOGIT_TOLERANCE, infer_served
 from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
 from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.served import parity_command
+from clinserve_runtime.ort_providers import local_providers
 from clinserve_runtime.triton import TritonServer, loopback_options
 from tests.fixtures.hf_checkpoints import build_classifier
 
@@ -171,7 +172,14 @@ def test_gpu_profile_writes_fp16_and_tensorrt_config(tmp_path, checkpoints):
     assert [o.type.tensor_type.elem_type for o in graph.graph.output] == [onnx.TensorProto.FLOAT]
     config = (tmp_path / "repo" / "biomarker_onnx" / "config.pbtxt").read_text(encoding="utf-8")
     assert "KIND_GPU" in config and '"tensorrt"' in config and "trt_engine_cache_enable" in config
-    assert record["profile_facts"]["comparison"]["unit_agreement"] >= 0.99  # fp16 run on CPU here
+    comparison = record["profile_facts"]["comparison"]
+    assert comparison["unit_agreement"] >= 0.99
+    # Where each side ran is recorded: no GPU here, so the fp16 graph ran on the CPU, and why.
+    assert comparison["providers"] == {
+        "reference": "CPUExecutionProvider",
+        "candidate": "CPUExecutionProvider",
+    }
+    assert comparison["provider_choice"] == local_providers().reason
 
 
 def test_uncased_checkpoint_into_a_cased_catalog_entry_is_refused_before_export(tmp_path, checkpoints):

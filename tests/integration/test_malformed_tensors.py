@@ -7,12 +7,14 @@ hostile or buggy caller must not be able to take a stub down or fail other calle
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
+from clinserve_preprocess.contract import SEQUENCE_INFO_WIDTH, SequenceColumn
 from tests.integration.triton_calls import infer, onnx_inputs
 
 pytestmark = pytest.mark.integration
@@ -80,7 +82,7 @@ def test_out_of_range_token_ids_fail_only_their_own_request(client):
     """A bad request batched with good ones must not fail them (the stand-in isolates it)."""
     good_ids = np.full((1, 16), 1000, dtype=np.int64)
     bad_ids = np.full((1, 16), 10**9, dtype=np.int64)
-    outcomes: dict[int, object] = {}
+    outcomes: dict[int, Any] = {}
     done = threading.Semaphore(0)
 
     def callback(index):
@@ -104,14 +106,13 @@ def test_out_of_range_token_ids_fail_only_their_own_request(client):
 
 
 def postprocess_inputs(logits: np.ndarray, text_index: list[int]) -> list[grpcclient.InferInput]:
-    count = logits.shape[0]
+    """The post-processor's inputs for ``logits`` [S, C], sequence ``i`` of text ``text_index[i]``."""
+    info = np.zeros((len(text_index), SEQUENCE_INFO_WIDTH), dtype=np.int32)
+    info[:, SequenceColumn.TEXT] = text_index
     values = {
-        "TEXT": np.array([b"one text"], dtype=np.object_),
+        "sequence_info": info,
+        "sequence_text": np.array([[b""]] * len(text_index), dtype=np.object_),
         "logits": logits.astype(np.float32),
-        "sequence_text_index": np.asarray(text_index, dtype=np.int32),
-        "sequence_segment": np.zeros(count, dtype=np.int32),
-        "sequence_spans": np.zeros((count, 2), dtype=np.int32),
-        "dropped_tokens": np.zeros(count, dtype=np.int32),
     }
     items = []
     for name, data in values.items():
@@ -129,7 +130,8 @@ def postprocess_inputs(logits: np.ndarray, text_index: list[int]) -> list[grpccl
     ("logits", "text_index", "message"),
     [
         (np.zeros((1, 2)), [5], "inconsistent post-processor inputs"),
-        (np.zeros((2, 2)), [0], "has a different sequence count"),
+        # Rows of the batched step must agree: Triton refuses before the step runs.
+        (np.zeros((2, 2)), [0], "batch size does not match other inputs"),
         (np.full((1, 2), np.nan), [0], "NaN or infinite logits"),
     ],
 )
@@ -138,3 +140,26 @@ def test_inconsistent_post_processor_inputs_get_an_error(client, logits, text_in
         client.infer("treatment_changes_postprocess", postprocess_inputs(logits, text_index))
     assert message in str(info.value)
     assert client.is_model_ready("treatment_changes_postprocess")
+
+
+def test_a_broken_post_processor_request_fails_alone_beside_good_ones(client):
+    """Requests the post-processor's batcher merges: the NaN one fails, the others are answered."""
+    outcomes: dict[int, Any] = {}
+    done = threading.Semaphore(0)
+
+    def finish(index, result, error):
+        outcomes[index] = error if error is not None else result.as_numpy("RESULT")
+        done.release()
+
+    for index in range(24):
+        logits = np.full((1, 2), np.nan) if index == 11 else np.array([[0.0, float(index)]])
+        client.async_infer(
+            "treatment_changes_postprocess",
+            postprocess_inputs(logits, [0]),
+            callback=lambda result, error, index=index: finish(index, result, error),
+        )
+    for _ in range(24):
+        assert done.acquire(timeout=60)
+    assert isinstance(outcomes[11], InferenceServerException) and "NaN" in str(outcomes[11])
+    good = [i for i in outcomes if i != 11]
+    assert all(not isinstance(outcomes[i], Exception) and len(outcomes[i]) == 1 for i in good)

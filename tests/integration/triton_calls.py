@@ -18,9 +18,18 @@ def text_input(texts: Sequence[str | bytes]) -> grpcclient.InferInput:
 
 
 def infer(
-    client: grpcclient.InferenceServerClient, model: str, texts: Sequence[str | bytes]
+    client: grpcclient.InferenceServerClient,
+    model: str,
+    texts: Sequence[str | bytes],
+    *,
+    parameters: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    response = client.infer(model, [text_input(texts)], outputs=[grpcclient.InferRequestedOutput("RESULT")])
+    response = client.infer(
+        model,
+        [text_input(texts)],
+        outputs=[grpcclient.InferRequestedOutput("RESULT")],
+        parameters=parameters,
+    )
     return [json.loads(doc) for doc in response.as_numpy("RESULT")]
 
 

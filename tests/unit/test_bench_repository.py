@@ -22,7 +22,7 @@ def test_variants_link_the_weights_unless_their_graph_form_differs(tmp_path):
     graph = current / f"{MODEL}_onnx" / "1" / "model.onnx"
     assert graph.stat().st_ino == source.stat().st_ino, "same form: a hard link, no copy"
 
-    for name in ("previous", "no-trim"):
+    for name in ("untuned", "no-trim"):
         plain = materialize(weights, tmp_path / name, [MODEL], VARIANTS[name], weights="demo-tiny")
         graph = plain / f"{MODEL}_onnx" / "1" / "model.onnx"
         assert graph.stat().st_ino != source.stat().st_ino

@@ -64,12 +64,13 @@ def test_reassemble_refuses_missing_chunks():
         reassemble(3, [(chunks[0], ["A", "B"])])
 
 
-def _too_large(needed: int, length: int, most: int, positions: int) -> RequestTooLargeError:
+def _too_large(needed: int, most: int, what: str = "model sequences") -> RequestTooLargeError:
+    detail = " (96 model sequences of 128 tokens)" if what == "token positions" else ""
     error = error_from_status(
         "StatusCode.INVALID_ARGUMENT",
-        f"in ensemble 'biomarker', in mode 'sentences' the request needs {needed} model sequences of"
-        f" {length} tokens; one request may use at most {most} sequences and {positions:,} token"
-        " positions: send fewer or shorter texts (see docs/long-documents.md for the limits)",
+        f"in ensemble 'biomarker', in mode 'sentences' the request needs {needed:,} {what}{detail},"
+        f" more than the {most:,} one request may use: send fewer or shorter texts"
+        " (docs/long-documents.md)",
     )
     assert isinstance(error, RequestTooLargeError)
     return error
@@ -77,7 +78,7 @@ def _too_large(needed: int, length: int, most: int, positions: int) -> RequestTo
 
 def test_resplit_scales_the_chunk_by_the_share_that_fits():
     chunk = Chunk(64, tuple(f"t{i}" for i in range(64)))
-    parts = resplit(chunk, _too_large(1536, 32, 512, 65536))  # 24 sequences per text -> 21 texts
+    parts = resplit(chunk, _too_large(1536, 512))  # 24 sequences per text -> 21 texts
     assert [len(p) for p in parts] == [21, 21, 21, 1]
     assert parts[0].start == 64
     assert [t for p in parts for t in p.texts] == list(chunk.texts)
@@ -85,13 +86,13 @@ def test_resplit_scales_the_chunk_by_the_share_that_fits():
 
 def test_resplit_honours_the_token_position_limit_too():
     chunk = Chunk(0, tuple(f"t{i}" for i in range(64)))
-    assert [len(p) for p in resplit(chunk, _too_large(256, 512, 512, 65536))] == [32, 32]  # half fits
-    assert [len(p) for p in resplit(chunk, _too_large(512, 512, 512, 65536))] == [16] * 4  # a quarter
+    assert [len(p) for p in resplit(chunk, _too_large(32768, 16384, "token positions"))] == [32, 32]
+    assert [len(p) for p in resplit(chunk, _too_large(65536, 16384, "token positions"))] == [16] * 4
 
 
 def test_resplit_halves_at_least_so_it_always_makes_progress():
     chunk = Chunk(0, tuple(f"t{i}" for i in range(10)))
-    assert [len(p) for p in resplit(chunk, _too_large(513, 32, 512, 65536))] == [5, 5]
+    assert [len(p) for p in resplit(chunk, _too_large(513, 512))] == [5, 5]
     unparsed = RequestTooLargeError("too large")
     assert unparsed.fit_fraction is None
     assert [len(p) for p in resplit(chunk, unparsed)] == [5, 5]
@@ -99,7 +100,7 @@ def test_resplit_halves_at_least_so_it_always_makes_progress():
 
 def test_resplit_of_a_single_text_raises_naming_that_text():
     with pytest.raises(RequestTooLargeError, match=r"texts\[7\] alone is too large"):
-        resplit(Chunk(7, ("x",)), _too_large(600, 32, 512, 65536))
+        resplit(Chunk(7, ("x",)), _too_large(600, 512))
 
 
 def test_validate_texts_refuses_a_bare_string():

@@ -78,14 +78,49 @@ def test_only_unavailable_and_overload_are_retryable():
     assert retryable == {OverloadedError, UnavailableError}
 
 
-def test_a_request_too_large_is_an_invalid_input_that_says_how_much_fits():
+@pytest.mark.parametrize(
+    ("message", "fit"),
+    [
+        (
+            "in mode 'windows' the request needs 65,536 token positions (512 model sequences of 128"
+            " tokens), more than the 16,384 one request may use: send fewer or shorter texts",
+            0.25,
+        ),
+        (
+            "in mode 'sentences' the request needs 2,048 model sequences, more than the 1,024 one"
+            " request may use: send fewer or shorter texts",
+            0.5,
+        ),
+        (
+            "in mode 'windows' the request needs at least 32,768 token positions (one per word),"
+            " more than the 16,384 one request may use",
+            0.5,
+        ),
+        (
+            "in mode 'sentences' the request needs at least 4,096 model sequences (one per"
+            " sentence), more than the 1,024 one request may use",
+            0.25,
+        ),
+        (
+            "the request's texts have 600,000 characters together, more than the 300,000 one"
+            " request may have: send fewer texts per request",
+            0.5,
+        ),
+    ],
+)
+def test_a_request_too_large_is_an_invalid_input_that_says_how_much_fits(message, fit):
+    error = error_from_status("StatusCode.INVALID_ARGUMENT", f"in ensemble 'biomarker', {message}")
+    assert isinstance(error, RequestTooLargeError) and isinstance(error, InvalidInputError)
+    assert error.fit_fraction == pytest.approx(fit)
+
+
+def test_a_single_text_over_its_own_limit_is_a_plain_invalid_input():
+    # Splitting the list cannot help a text that is too long by itself.
     error = error_from_status(
         "StatusCode.INVALID_ARGUMENT",
-        "in ensemble 'biomarker', in mode 'sentences' the request needs 1024 model sequences of 32"
-        " tokens; one request may use at most 512 sequences and 65,536 token positions: send fewer",
+        "TEXT[0] has 400,000 characters, more than the 300,000 one text may have: split the document",
     )
-    assert isinstance(error, RequestTooLargeError) and isinstance(error, InvalidInputError)
-    assert error.fit_fraction == pytest.approx(0.5)
+    assert type(error) is InvalidInputError
 
 
 def test_errors_also_subclass_the_matching_builtin_exceptions():

@@ -170,3 +170,53 @@ def test_demo_graphs_load_in_the_images_onnx_runtime():
     assert graph.ir_version <= NGC_ORT_MAX_IR_VERSION
     opsets = {o.domain or "ai.onnx": o.version for o in graph.opset_import}
     assert opsets["ai.onnx"] <= NGC_ORT_MAX_OPSET
+
+
+# --- no untrained weights in an image by accident ------------------------------------------------
+
+
+def stage(name: str) -> list[tuple[str, str]]:
+    """Instructions of the build stage named ``name`` (up to the next FROM)."""
+    steps = instructions()
+    start = next(i for i, (k, rest) in enumerate(steps) if k == "FROM" and rest.endswith(f" AS {name}"))
+    end = next((i for i in range(start + 1, len(steps)) if steps[i][0] == "FROM"), len(steps))
+    return steps[start:end]
+
+
+def test_default_build_bakes_imported_weights_and_checks_them():
+    assert arg_defaults()["REPOSITORY"] == "context"
+    context = stage("repository-context")
+    runs = [rest for keyword, rest in context if keyword == "RUN"]
+    assert runs == ['python -m clinserve_runtime.image_check /models --profile "${PROFILE}"']
+    assert context[0][1].startswith("build "), "the check needs the project's packages (build stage)"
+    # The demo stage is there, but only for REPOSITORY=demo.
+    assert any(
+        "clinserve_runtime.build_demo" in rest
+        for keyword, rest in stage("repository-demo")
+        if keyword == "RUN"
+    )
+
+
+def make_dry_run(*variables: str) -> str:
+    result = subprocess.run(
+        ["make", "-n", "image", *variables],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return re.sub(r"\\\n\s*", " ", result.stdout)
+
+
+def test_make_image_checks_real_weights_and_tags_demo_builds_as_demo():
+    default = make_dry_run().splitlines()
+    check = next(i for i, line in enumerate(default) if "clinserve_runtime.image_check" in line)
+    build = next(i for i, line in enumerate(default) if line.startswith("docker build"))
+    assert check < build, "the repository is checked before the build"
+    assert "--allow-demo" not in default[check]
+    assert "--build-arg REPOSITORY=context" in default[build]
+    assert re.search(r"-t clinserve-triton:0\.1\.0-gpu \.$", default[build]), default[build]
+    demo = [line for line in make_dry_run("DEMO=1").splitlines() if line.startswith("docker build")]
+    assert len(demo) == 1 and "--build-arg REPOSITORY=demo" in demo[0]
+    assert re.search(r"-t clinserve-triton:0\.1\.0-gpu-demo \.$", demo[0]), demo[0]

@@ -1,11 +1,13 @@
 """deploy/k8s renders, validates strictly, and agrees with the local server's own settings.
 
-Every overlay is rendered with ``kubectl kustomize`` and each document is validated with
-kubernetes-validate in strict mode (unknown fields rejected) against the oldest Kubernetes
-version we support and the newest its schemas know; a missing schema is a failure, not a
-warning. The PodMonitor (a Prometheus Operator custom resource) is checked against the strict
-schema shipped in deploy/k8s/schemas. The container's flags, ports and probe paths must be the
-ones ``clinserve_runtime.triton`` uses for the local server: one source of truth.
+Every overlay is rendered with ``kubectl kustomize`` (in a copy of deploy/k8s whose overlays
+carry a test ``image.env``: without one kustomize refuses to render) and each document is
+validated with kubernetes-validate in strict mode (unknown fields rejected) against the oldest
+Kubernetes version we support and the newest its schemas know; a missing schema is a failure,
+not a warning. The optional components are rendered into the overlays too; the PodMonitor (a
+Prometheus Operator custom resource) is checked against the strict schema shipped in
+deploy/k8s/schemas. The container's flags, ports and probe paths must be the ones
+``clinserve_runtime.triton`` uses for the local server: one source of truth.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,13 @@ from clinserve_runtime.triton import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
-ADAPTER_RULES = K8S / "monitoring" / "prometheus-adapter-rules.yaml"
+COMPONENTS = K8S / "components"
+ADAPTER_RULES = COMPONENTS / "monitoring" / "prometheus-adapter-rules.yaml"
+# The registry settings the tests render with (deploy/k8s/overlays/*/image.env.example).
+TEST_REGISTRY = "registry.test.invalid/clinical"
+TEST_PULL_SECRET = "clinserve-registry-test"
+# Optional components each overlay is also rendered with.
+OVERLAY_COMPONENTS = {"gpu": ("monitoring", "gpu-feature-discovery"), "cpu": ("monitoring",)}
 # Oldest Kubernetes the manifests support, and the newest kubernetes-validate has schemas for.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version())
 # Custom resources: validated against the strict schemas shipped with the manifests.
@@ -67,22 +75,72 @@ def kubectl() -> str:
     return path
 
 
-def render(overlay: str) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def copy_k8s(destination: Path, *, settings: str | None) -> Path:
+    """deploy/k8s copied to ``destination``, each overlay's image.env holding ``settings``."""
+    tree = destination / "k8s"
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("image.env"))
+    if settings is not None:
+        for overlay in OVERLAYS:
+            (tree / "overlays" / overlay / "image.env").write_text(settings, encoding="utf-8")
+    return tree
+
+
+def add_components(tree: Path, overlay: str, components: tuple[str, ...]) -> None:
+    """Turn optional components on in an overlay, as docs/deploy.md tells a user to."""
+    kustomization = tree / "overlays" / overlay / "kustomization.yaml"
+    listed = "".join(f"  - ../../components/{name}\n" for name in components)
+    kustomization.write_text(
+        kustomization.read_text(encoding="utf-8") + f"components:\n{listed}", encoding="utf-8"
     )
+
+
+def kustomize(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def k8s_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    """Copies of deploy/k8s with test registry settings: without (False) and with (True) components."""
+    settings = f"REGISTRY={TEST_REGISTRY}\nIMAGE_PULL_SECRET={TEST_PULL_SECRET}\n"
+    plain = copy_k8s(tmp_path_factory.mktemp("plain"), settings=settings)
+    full = copy_k8s(tmp_path_factory.mktemp("components"), settings=settings)
+    for overlay, components in OVERLAY_COMPONENTS.items():
+        add_components(full, overlay, components)
+    return {False: plain, True: full}
+
+
+def render_tree(tree: Path, overlay: str) -> list[dict[str, Any]]:
+    result = kustomize(tree / "overlays" / overlay)
     assert result.returncode == 0, f"kubectl kustomize {overlay} failed:\n{result.stderr}"
     assert result.stderr.strip() == "", f"kubectl kustomize {overlay} warned:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+@pytest.fixture(scope="module")
+def render(k8s_trees: dict[bool, Path]) -> Callable[..., list[dict[str, Any]]]:
+    """``render(overlay, components=False)``: the overlay's documents, rendered once."""
+    cache: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+
+    def rendered(overlay: str, components: bool = False) -> list[dict[str, Any]]:
+        if (overlay, components) not in cache:
+            cache[overlay, components] = render_tree(k8s_trees[components], overlay)
+        return copy.deepcopy(cache[overlay, components])
+
+    return rendered
+
+
 @pytest.fixture(scope="module", params=OVERLAYS)
-def overlay(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+def overlay(request: pytest.FixtureRequest, render) -> tuple[str, list[dict[str, Any]]]:
     return request.param, render(request.param)
+
+
+@pytest.fixture(scope="module", params=[(o, c) for o in OVERLAYS for c in (False, True)], ids=str)
+def rendering(request: pytest.FixtureRequest, render) -> tuple[str, bool, list[dict[str, Any]]]:
+    """Every overlay, without and with its optional components."""
+    overlay, components = request.param
+    return overlay, components, render(overlay, components)
 
 
 def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -134,22 +192,22 @@ def test_both_production_and_dev_overlays_exist():
     assert {"gpu", "cpu"} <= set(OVERLAYS)
 
 
+CORE_KINDS = [
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Service",
+    "Service",
+    "ServiceAccount",
+]
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_every_rendered_document_validates_strictly(overlay, version):
-    name, docs = overlay
+def test_every_rendered_document_validates_strictly(rendering, version):
+    name, components, docs = rendering
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == sorted(
-        [
-            "Deployment",
-            "HorizontalPodAutoscaler",
-            "NetworkPolicy",
-            "PodDisruptionBudget",
-            "PodMonitor",
-            "Service",
-            "Service",
-            "ServiceAccount",
-        ]
-    ), f"{name}: {kinds}"
+    assert kinds == sorted(CORE_KINDS + (["PodMonitor"] if components else [])), f"{name}: {kinds}"
     for doc in docs:
         try:
             validate_strictly(doc, version)
@@ -158,8 +216,70 @@ def test_every_rendered_document_validates_strictly(overlay, version):
             pytest.fail(f"{name}: {doc['kind']}/{doc['metadata']['name']} at {path}: {exc.message}")
 
 
-def test_strict_validation_rejects_a_misspelt_field():
-    docs = render("gpu")
+def test_the_overlays_need_no_custom_resource_definitions(overlay):
+    # `kubectl apply -k` on a plain cluster: only built-in API groups, no local-config leftovers.
+    name, docs = overlay
+    for doc in docs:
+        group = doc["apiVersion"].rpartition("/")[0]
+        assert group in {"", "apps", "autoscaling", "networking.k8s.io", "policy"}, f"{name}: {doc['kind']}"
+        assert "config.kubernetes.io/local-config" not in doc["metadata"].get("annotations", {})
+
+
+def test_components_are_kustomize_components():
+    names = sorted(p.name for p in COMPONENTS.iterdir() if p.is_dir())
+    assert names == sorted({c for cs in OVERLAY_COMPONENTS.values() for c in cs})
+    for name in names:
+        kustomization = yaml.safe_load((COMPONENTS / name / "kustomization.yaml").read_text(encoding="utf-8"))
+        assert kustomization["kind"] == "Component", name
+
+
+# --- the image's registry and pull secret -------------------------------------------------------
+
+
+def test_image_comes_from_the_registry_setting_with_its_pull_secret(overlay):
+    name, docs = overlay
+    assert container(docs)["image"] == f"{TEST_REGISTRY}/clinserve-triton:0.1.0-{name}"
+    assert pod_spec(docs)["imagePullSecrets"] == [{"name": TEST_PULL_SECRET}]
+    assert not [d for d in docs if d["kind"] == "ConfigMap"], "the settings ConfigMap must not be applied"
+
+
+def test_render_is_refused_until_the_registry_is_set(tmp_path):
+    missing = copy_k8s(tmp_path / "missing", settings=None)
+    for overlay in OVERLAYS:
+        result = kustomize(missing / "overlays" / overlay)
+        assert result.returncode != 0 and "image.env" in result.stderr, result.stderr
+    # The example copied unchanged keeps both settings commented out: still refused, by name.
+    example = (K8S / "overlays" / OVERLAYS[0] / "image.env.example").read_text(encoding="utf-8")
+    assert all(line.startswith("#") for line in example.splitlines() if line.strip())
+    for setting in ("REGISTRY", "IMAGE_PULL_SECRET"):
+        assert re.search(rf"^# {setting}=", example, flags=re.MULTILINE), setting
+    unchanged = copy_k8s(tmp_path / "unchanged", settings=example)
+    for overlay in OVERLAYS:
+        result = kustomize(unchanged / "overlays" / overlay)
+        assert result.returncode != 0 and "data.REGISTRY" in result.stderr, result.stderr
+    only_registry = copy_k8s(tmp_path / "half", settings=f"REGISTRY={TEST_REGISTRY}\n")
+    result = kustomize(only_registry / "overlays" / OVERLAYS[0])
+    assert result.returncode != 0 and "data.IMAGE_PULL_SECRET" in result.stderr, result.stderr
+
+
+def test_every_overlay_reads_the_same_registry_settings():
+    for overlay in OVERLAYS:
+        folder = K8S / "overlays" / overlay
+        assert (folder / "image.env.example").is_file(), overlay
+        assert (folder / "image-settings.yaml").read_text(encoding="utf-8") == (
+            K8S / "overlays" / OVERLAYS[0] / "image-settings.yaml"
+        ).read_text(encoding="utf-8")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(K8S / "overlays" / "gpu" / "image.env")],
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=30,
+    )
+    assert ignored.returncode == 0, "image.env holds one deployment's settings: it must stay out of git"
+
+
+def test_strict_validation_rejects_a_misspelt_field(render):
+    docs = render("gpu", components=True)
     deployment = copy.deepcopy(one(docs, "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
     with pytest.raises(jsonschema.ValidationError, match="livenessProbes"):
@@ -296,22 +416,34 @@ def test_cpu_and_memory_requests_and_limits_are_set(overlay):
         assert {"cpu", "memory"} <= set(resources[kind]), kind
 
 
-def test_gpu_overlay_takes_one_gpu_on_gpu_nodes_with_the_gpu_image():
+def test_gpu_overlay_takes_one_gpu_without_depending_on_node_labels(render):
     docs = render("gpu")
     spec = pod_spec(docs)
     resources = container(docs)["resources"]
     assert str(resources["limits"]["nvidia.com/gpu"]) == "1"
-    assert spec["nodeSelector"]
+    # The GPU request picks GPU nodes; a label selector is the optional component's.
+    assert "nodeSelector" not in spec
     assert any(t["key"] == "nvidia.com/gpu" and t["effect"] == "NoSchedule" for t in spec["tolerations"])
+    assert pod_spec(render("gpu", components=True))["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert container(docs)["image"].endswith("-gpu")
-    # The gpu profile's TensorRT engine cache must be a writable volume (the root is read-only).
+    # The gpu profile's TensorRT engine cache must be a writable volume (the root is read-only),
+    # one per pod: replicas never write the same engine files.
     mounts = {m["mountPath"]: m["name"] for m in container(docs)["volumeMounts"]}
     cache_volume = mounts.get(ServingSettings().trt_cache_dir)
     assert cache_volume is not None, "no volume mounted at ServingSettings.trt_cache_dir"
     assert "emptyDir" in next(v for v in spec["volumes"] if v["name"] == cache_volume)
 
 
-def test_cpu_overlay_asks_for_no_gpu_and_uses_the_cpu_image():
+def test_cpu_image_sizes_onnx_threads_by_the_cpu_overlays_cpu_limit(render):
+    # The cpu-profile image renders intra_op_thread_count from CPU_LIMIT (ServingSettings.cpu_limit).
+    limit = container(render("cpu"))["resources"]["limits"]["cpu"]
+    dockerfile = (PROJECT_ROOT / "deploy" / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    (default,) = re.findall(r"^ARG CPU_LIMIT=(\S+)$", dockerfile, flags=re.MULTILINE)
+    assert default == str(limit)
+    assert '--cpu-limit "${CPU_LIMIT}"' in dockerfile
+
+
+def test_cpu_overlay_asks_for_no_gpu_and_uses_the_cpu_image(render):
     docs = render("cpu")
     resources = container(docs)["resources"]
     assert not any("nvidia.com" in k for part in resources.values() for k in part)
@@ -337,11 +469,13 @@ def test_services_select_the_pods_and_target_named_container_ports(overlay):
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports
 
 
-def test_disruption_budget_and_monitor_select_the_pods(overlay):
-    _, docs = overlay
+def test_disruption_budget_and_monitor_select_the_pods(overlay, render):
+    name, docs = overlay
     labels = pod_labels(docs)
     assert selects(one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"], labels)
-    monitor = one(docs, "PodMonitor")
+    monitored = render(name, components=True)
+    monitor = one(monitored, "PodMonitor")
+    assert monitor["metadata"]["namespace"] == one(docs, "Deployment")["metadata"]["namespace"]
     assert selects(monitor["spec"]["selector"]["matchLabels"], labels)
     container_ports = {p["name"] for p in container(docs)["ports"]}
     assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} == {"metrics"} <= container_ports

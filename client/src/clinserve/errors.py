@@ -45,13 +45,15 @@ _NO_VERSIONS = "has no available versions"
 # What gRPC puts in a call that this process cancelled (grpc/_channel.py, grpc/aio/_call.py);
 # every other CANCELLED came from the other side.
 LOCAL_CANCELLATION_DETAILS = "Locally cancelled by application!"
-# The tokenizer's refusal of a request whose texts need more model sequences (sentences,
-# windows) or padded token positions than one request may use. The wording is part of the
-# server's contract (docs/tensor-contract.md); tests/integration/test_bad_input.py checks that
-# the server's message still matches.
+# The tokenizer's refusal of a request that needs more of something than one request may use:
+# characters, model sequences (sentences, windows) or padded token positions, with the request's
+# figure and the limit ("needs 78,080 token positions (610 model sequences of 128 tokens), more
+# than the 16,384 one request may use"). The wording is part of the server's contract
+# (docs/tensor-contract.md); tests/integration/test_bad_input.py checks that the server's
+# messages still match.
 _TOO_LARGE = re.compile(
-    r"needs (\d+) model sequences of (\d+) tokens; one request may use at most (\d+) sequences"
-    r" and ([\d,]+) token positions"
+    r"([\d,]+) (?:token positions|model sequences|characters)\b[^:]*?, more than the ([\d,]+) one"
+    r" request may (?:use|have)"
 )
 
 
@@ -83,7 +85,7 @@ class InvalidInputError(ClinServeError, ValueError):
 
 
 class RequestTooLargeError(InvalidInputError):
-    """The request's texts need more model sequences (sentences, windows) than one request may use.
+    """The request needs more characters, model sequences or token positions than one request may use.
 
     The client answers this by sending fewer texts per request; it only surfaces when a single
     text alone is too large.
@@ -97,9 +99,8 @@ class RequestTooLargeError(InvalidInputError):
         super().__init__(message, status=status)
         self.fit_fraction: float | None = None
         if match := _TOO_LARGE.search(message):
-            needed, length, most = (int(match.group(i)) for i in (1, 2, 3))
-            positions = int(match.group(4).replace(",", ""))
-            self.fit_fraction = min(most / needed, positions / (needed * length))
+            needed, most = (int(match.group(i).replace(",", "")) for i in (1, 2))
+            self.fit_fraction = min(1.0, most / needed) if needed else None
 
 
 class ModelNotFoundError(ClinServeError, LookupError):

@@ -29,6 +29,7 @@ from clinserve_preprocess.contract import MODEL_INPUTS, SequenceColumn
 from clinserve_preprocess.encoding import EncodedBatch, TextEncoder
 from clinserve_preprocess.modes import Mode, default_mode, modes_for
 from clinserve_runtime.importers.errors import ImportFailure, missing_extra
+from clinserve_runtime.ort_providers import CPU, ProviderChoice, active_provider
 
 LOGIT_TOLERANCE = 1e-3
 AGREEMENT_TARGET = 0.99
@@ -71,18 +72,27 @@ def encode_chunks(tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str]) -
     return chunks
 
 
-def onnx_runner(path: Path, *, threads: int = 0) -> Runner:
-    """Run a graph in-process with ONNX Runtime on CPU."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+class OnnxRunner:
+    """A graph run in-process by ONNX Runtime; ``provider`` says where it really runs."""
 
-    def run(batch: EncodedBatch) -> Logits:
+    def __init__(self, path: Path, *, threads: int = 0, providers: ProviderChoice | None = None) -> None:
+        """Create the session; ``providers`` defaults to the CPU (ONNX Runtime drops unusable ones)."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.choice = providers or ProviderChoice([CPU], "CPU")
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=self.choice.providers)
+        self.provider = active_provider(self.session)
+
+    def __call__(self, batch: EncodedBatch) -> Logits:
+        """Logits of one encoded batch."""
         feeds = {name: getattr(batch, name) for name in MODEL_INPUTS}
-        (logits,) = session.run(["logits"], feeds)
+        (logits,) = self.session.run(["logits"], feeds)
         return np.asarray(logits, dtype=np.float32)
 
-    return run
+
+def onnx_runner(path: Path, *, threads: int = 0, providers: ProviderChoice | None = None) -> OnnxRunner:
+    """Run a graph in-process with ONNX Runtime, on the CPU unless ``providers`` say otherwise."""
+    return OnnxRunner(path, threads=threads, providers=providers)
 
 
 def torch_runner(model: Any) -> Runner:
@@ -234,10 +244,12 @@ def pytorch_parity(
 
     chunks = encode_chunks(tokenizer_path, spec, texts)
     model = load_torch_model(source, token_level=spec.is_token_classifier)
-    report = compare_runners(spec, chunks, torch_runner(model), onnx_runner(onnx_path))
+    candidate = onnx_runner(onnx_path)
+    report = compare_runners(spec, chunks, torch_runner(model), candidate)
     report["tokenizer"] = tokenizer_agreement(source, spec, chunks)
-    report["reference"] = f"PyTorch checkpoint {source}"
-    report["candidate"] = f"ONNX Runtime (CPU) on {onnx_path.name}"
+    report["reference"] = f"PyTorch checkpoint {source} (CPU)"
+    report["candidate"] = f"ONNX Runtime on {candidate.provider}: {onnx_path.name}"
+    report["providers"] = {"reference": "PyTorch CPU", "candidate": candidate.provider}
     report["logit_tolerance"] = LOGIT_TOLERANCE
     report["passed"] = (
         report["max_abs_logit_diff"] <= LOGIT_TOLERANCE
@@ -361,15 +373,19 @@ def profile_comparison(
     *,
     seconds: float = 6.0,
     timed: bool = True,
+    providers: ProviderChoice | None = None,
 ) -> dict[str, Any]:
     """Label agreement of an optimized graph with the fp32 one, and both speeds, side by side.
 
     Both sessions use the same threads and inputs. Passes over the text set alternate between
     the two, and each speed is taken from the median pass, so that load from other processes
-    falls on both alike and a single disturbed pass does not decide.
+    falls on both alike and a single disturbed pass does not decide. The fp32 reference runs on
+    the CPU; the optimized graph on ``providers`` (the gpu profile's fp16 graph on the GPU where
+    there is one); ``providers`` in the report says where each ran.
     """
-    reference, candidate = onnx_runner(fp32), onnx_runner(optimized)
+    reference, candidate = onnx_runner(fp32), onnx_runner(optimized, providers=providers)
     report = compare_runners(spec, chunks, reference, candidate)
+    report["providers"] = {"reference": reference.provider, "candidate": candidate.provider}
     report["agreement_target"] = AGREEMENT_TARGET
     report["passed"] = report["unit_agreement"] >= AGREEMENT_TARGET
     if not timed:

@@ -32,6 +32,7 @@ from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.source import SourceInfo, detect_kind
 from clinserve_runtime.importers.spark_nlp import read_import_folder, read_saved_annotator
 from clinserve_runtime.importers.validation import NewModelOptions, resolve_spec, validate_graph
+from clinserve_runtime.ort_providers import local_providers
 from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp, write_model_entry, write_stamp
 
 IMPORT_RECORD = "clinserve-import.json"
@@ -146,27 +147,42 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
         if info.kind == "huggingface" and request.check_parity:
             with progress.step(f"parity: ONNX fp32 vs PyTorch on {len(request.texts)} texts"):
                 parity = pytorch_parity(info.path, fp32, tokenizer_path, spec, request.texts)
-            progress.note(f"parity: {_summary(parity)}, passed={parity['passed']}")
+            progress.note(
+                f"parity: {_summary(parity)}, passed={parity['passed']}"
+                f" (PyTorch on CPU, ONNX on {parity['providers']['candidate']})"
+            )
             record["parity"] = parity
             if not parity["passed"]:
                 checks_failed.append("parity with the PyTorch checkpoint")
         served, profile_facts = apply_profile(request.profile, fp32, work, progress)
         if request.profile != "fp32":
             chunks = encode_chunks(tokenizer_path, spec, request.texts)
-            # fp16 is not faster on CPU: the gpu profile is checked for agreement only.
+            # fp16 is not faster on CPU: the gpu profile is checked for agreement only, on the GPU
+            # where this machine and its ONNX Runtime build have one (make serve ORT=gpu).
             timed = request.profile == "cpu"
-            what = "compare with fp32 and time both" if timed else "compare with fp32 (on CPU)"
+            where = local_providers(prefer_gpu=request.profile == "gpu")
+            what = "compare with fp32 and time both" if timed else f"compare with fp32 on {where.names[0]}"
             with progress.step(f"profile {request.profile}: {what}"):
                 try:
-                    comparison = profile_comparison(spec, chunks, fp32, served, timed=timed)
+                    comparison = profile_comparison(spec, chunks, fp32, served, timed=timed, providers=where)
                 except ImportFailure:
                     raise
                 except Exception as exc:  # fp16 kernels may be missing on some CPUs
                     if timed:
                         raise
-                    comparison = {"executed": False, "reason": f"ONNX Runtime on CPU cannot run it: {exc}"}
+                    comparison = {
+                        "executed": False,
+                        "reason": f"ONNX Runtime on {where.names[0]} cannot run it: {exc}",
+                    }
+            comparison["provider_choice"] = where.reason
+            if "providers" in comparison:
+                ran = comparison["providers"]
+                progress.note(
+                    f"profile {request.profile}: fp32 reference on {ran['reference']},"
+                    f" {request.profile} graph on {ran['candidate']} ({where.reason})"
+                )
             if not timed:
-                comparison["note"] = "measured with ONNX Runtime on CPU; GPU speed is not measured at import"
+                comparison["note"] = "agreement only: GPU speed is not measured at import"
             profile_facts["comparison"] = comparison
             if "decision_agreement" in comparison:
                 speed = (

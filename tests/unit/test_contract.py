@@ -1,0 +1,96 @@
+"""The tensors between the steps are declared once; everything that names them agrees with it."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
+
+from clinserve_ensemble.results import SequenceOutputs
+from clinserve_preprocess.contract import (
+    STEP_TENSORS,
+    Step,
+    consumed_by,
+    markdown_table,
+    produced_by,
+)
+from clinserve_preprocess.encoding import EncodedBatch
+from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "tensor-contract.md"
+STEP_ORDER = [Step.ENSEMBLE, Step.TOKENIZER, Step.ONNX, Step.POSTPROCESS]
+
+
+def test_the_tokenizer_outputs_are_the_encoded_batch():
+    assert [f.name for f in fields(EncodedBatch)] == [t.name for t in produced_by(Step.TOKENIZER)]
+
+
+def test_the_post_processor_inputs_are_the_sequence_outputs():
+    assert {f.name for f in fields(SequenceOutputs)} == {t.name for t in consumed_by(Step.POSTPROCESS)}
+
+
+def test_every_tensor_flows_forward_from_the_one_step_that_makes_it():
+    names = [t.name for t in STEP_TENSORS]
+    assert len(names) == len(set(names))
+    for item in STEP_TENSORS:
+        assert item.consumers, item.name
+        for consumer in item.consumers:
+            assert STEP_ORDER.index(item.producer) < STEP_ORDER.index(consumer) or consumer is Step.ENSEMBLE
+
+
+def parse(text: str) -> model_config_pb2.ModelConfig:
+    return text_format.Parse(text, model_config_pb2.ModelConfig())
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("model", ["treatment_changes", "drug_development_trials"])
+def test_the_configs_carry_exactly_the_declared_tensors(catalog, model, batched):
+    spec = catalog[model]
+    token_level = spec.is_token_classifier
+    settings = replace(ServingSettings(), python_batching=batched)
+    configs = {n: parse(t) for n, t in render_all(spec, settings, Provenance("w", True)).items()}
+    steps = {
+        Step.TOKENIZER: configs[spec.tokenizer_model],
+        Step.ONNX: configs[spec.onnx_model],
+        Step.POSTPROCESS: configs[spec.postprocess_model],
+    }
+    for step, config in steps.items():
+        assert [i.name for i in config.input] == [
+            t.name for t in consumed_by(step)
+        ] or step is Step.POSTPROCESS
+        if step is Step.POSTPROCESS:
+            assert [i.name for i in config.input] == [
+                t.name for t in consumed_by(step, token_level=token_level)
+            ]
+        for config_tensor in config.input:
+            declared = next(t for t in STEP_TENSORS if t.name == config_tensor.name)
+            assert model_config_pb2.DataType.Name(config_tensor.data_type) == declared.triton_type
+            row = declared.row_dims(token_level=token_level, labels=len(spec.labels)) or [1]
+            batched_step = config.max_batch_size > 0
+            expected = (
+                row
+                if batched_step
+                else [-1, *declared.row_dims(token_level=token_level, labels=len(spec.labels))]
+            )
+            if not batched_step and not declared.dims:
+                expected = [-1]
+            assert list(config_tensor.dims) == expected, (step, config_tensor.name)
+    # The ensemble maps every produced tensor to the step that consumes it, by its own name.
+    ensemble = configs[spec.name]
+    for step_config, kind in zip(ensemble.ensemble_scheduling.step, STEP_ORDER[1:], strict=True):
+        assert dict(step_config.input_map) == {
+            t.name: t.name for t in consumed_by(kind, token_level=token_level)
+        }
+        assert dict(step_config.output_map) == {
+            t.name: t.name for t in produced_by(kind, token_level=token_level)
+        }
+    assert ensemble.input[0].HasField("reshape") is batched
+
+
+def test_the_docs_table_is_the_declaration():
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("<!-- contract-table:start -->\n")[1].split("\n<!-- contract-table:end -->")[0]
+    assert table == markdown_table(), "regenerate it: python -m clinserve_preprocess"
