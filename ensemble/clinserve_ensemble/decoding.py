@@ -21,26 +21,35 @@ import numpy.typing as npt
 OUTSIDE_TAGS = frozenset({"O", "PAD"})
 
 
-def label_scores(probs: npt.NDArray[np.floating[Any]], labels: Sequence[str]) -> list[dict[str, Any]]:
+Scores = Sequence[float] | npt.NDArray[np.floating[Any]]
+
+
+def _floats(probs: Scores) -> list[float]:
+    # One conversion per row: Python floats index and compare far faster than numpy scalars,
+    # and float32 -> float is exact, so the JSON is the same.
+    return probs.tolist() if isinstance(probs, np.ndarray) else [float(p) for p in probs]
+
+
+def label_scores(probs: Scores, labels: Sequence[str]) -> list[dict[str, Any]]:
     """Every label with its score, in the model's label order."""
-    return [{"label": label, "score": float(p)} for label, p in zip(labels, probs, strict=True)]
+    return [{"label": label, "score": p} for label, p in zip(labels, _floats(probs), strict=True)]
 
 
-def single_label(probs: npt.NDArray[np.floating[Any]], labels: Sequence[str]) -> dict[str, Any]:
+def single_label(probs: Scores, labels: Sequence[str]) -> dict[str, Any]:
     """The winning label, its score, and all scores (ties go to the first label)."""
-    best = int(np.argmax(probs))
-    return {"label": labels[best], "score": float(probs[best]), "scores": label_scores(probs, labels)}
+    values = _floats(probs)
+    best = max(range(len(values)), key=values.__getitem__)  # the first of equal maxima
+    return {"label": labels[best], "score": values[best], "scores": label_scores(values, labels)}
 
 
-def multi_label(
-    probs: npt.NDArray[np.floating[Any]], labels: Sequence[str], threshold: float
-) -> dict[str, Any]:
-    """Labels scoring above ``threshold``, highest first, plus all scores."""
-    chosen = [i for i in np.argsort(-probs, kind="stable") if probs[i] > threshold]
+def multi_label(probs: Scores, labels: Sequence[str], threshold: float) -> dict[str, Any]:
+    """Labels scoring above ``threshold``, highest first (ties in label order), plus all scores."""
+    values = _floats(probs)
+    chosen = [i for i in sorted(range(len(values)), key=lambda i: -values[i]) if values[i] > threshold]
     return {
-        "labels": [{"label": labels[i], "score": float(probs[i])} for i in chosen],
+        "labels": [{"label": labels[i], "score": values[i]} for i in chosen],
         "threshold": threshold,
-        "scores": label_scores(probs, labels),
+        "scores": label_scores(values, labels),
     }
 
 

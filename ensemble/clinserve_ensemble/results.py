@@ -157,15 +157,15 @@ def build_results(
     count = check_consistent(ctx, outputs)
     if probs is None:
         probs = probabilities(ctx, outputs.logits)
-    info = outputs.sequence_info
-    text_of = info[:, Col.TEXT]
-    if text_of.min() < 0:
+    # Python lists: per-row access to numpy scalars costs more than the rest of this function.
+    info = outputs.sequence_info.tolist()
+    texts = max(row[Col.TEXT] for row in info) + 1
+    if min(row[Col.TEXT] for row in info) < 0:
         raise ValueError(f"{ctx.model}: sequence_info names a negative text index")
-    texts = int(text_of.max()) + 1
     # text -> segment -> rows, in order.
     grouped: list[dict[int, list[int]]] = [{} for _ in range(texts)]
     for row in range(count):
-        grouped[int(text_of[row])].setdefault(int(info[row, Col.SEGMENT]), []).append(row)
+        grouped[info[row][Col.TEXT]].setdefault(info[row][Col.SEGMENT], []).append(row)
 
     results = []
     for text_index, segments in enumerate(grouped):
@@ -173,7 +173,7 @@ def build_results(
             raise ValueError(f"{ctx.model}: no model sequence for text {text_index}")
         result = _envelope(ctx, mode)
         rows = [r for segment_rows in segments.values() for r in segment_rows]
-        dropped = info[rows, Col.DROPPED]
+        dropped = [info[r][Col.DROPPED] for r in rows]
         combination = mode.combination
         if combination is Combination.ENTITIES:
             result["entities"] = [
@@ -188,7 +188,7 @@ def build_results(
                     raise ValueError(
                         f"{ctx.model}: sentence {segment} of text {text_index} has several sequences"
                     )
-                begin, end = int(info[row, Col.SPAN_BEGIN]), int(info[row, Col.SPAN_END])
+                begin, end = info[row][Col.SPAN_BEGIN], info[row][Col.SPAN_END]
                 _, sentence_text = _segment_text(outputs, [row])
                 if len(sentence_text) != end - begin:
                     raise ValueError(
@@ -201,8 +201,8 @@ def build_results(
                         "end": end,
                         "text": sentence_text,
                         **_decode(ctx, probs[row]),
-                        "truncated": int(info[row, Col.DROPPED]) > 0,
-                        "dropped_tokens": int(info[row, Col.DROPPED]),
+                        "truncated": info[row][Col.DROPPED] > 0,
+                        "dropped_tokens": info[row][Col.DROPPED],
                     }
                 )
             result["sentences"] = sentences
@@ -215,7 +215,7 @@ def build_results(
             if len(rows) != 1:
                 raise ValueError(f"{ctx.model}: expected one sequence for text {text_index}")
             result.update(_decode(ctx, probs[rows[0]]))
-        result["truncated"] = bool((dropped > 0).any())
-        result["dropped_tokens"] = int(dropped.sum())
+        result["truncated"] = any(d > 0 for d in dropped)
+        result["dropped_tokens"] = sum(dropped)
         results.append(result)
     return results

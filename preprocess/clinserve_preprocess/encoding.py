@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from clinserve_preprocess.contract import SEQUENCE_INFO_WIDTH, SequenceColumn
 from clinserve_preprocess.modes import Segmentation
@@ -90,20 +91,36 @@ def merge_windows(windows: Sequence[Span]) -> list[Span]:
     return kept
 
 
-@dataclass(frozen=True)
 class TextPieces:
-    """The word-pieces of one whole text (no special tokens)."""
+    """The word-pieces of one whole text (no special tokens).
 
-    ids: npt.NDArray[np.int64]
-    offsets: npt.NDArray[np.int32]
-    word_ids: npt.NDArray[np.int32]
+    ``ids`` are converted at once; offsets and word indices only when a step asks for them
+    (a whole-text classification needs neither): the conversion from ``tokenizers``' lists
+    costs more than the encoding of a short text.
+    """
+
+    def __init__(self, encoding: Encoding) -> None:
+        self._encoding = encoding
+        self.ids: npt.NDArray[np.int64] = np.asarray(encoding.ids, dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    @cached_property
+    def offsets(self) -> npt.NDArray[np.int32]:
+        """``(begin, end)`` of each piece in the text, [P, 2]."""
+        offsets = np.asarray(self._encoding.offsets, dtype=np.int32).reshape(len(self), 2)
+        # Fortran order keeps each column contiguous: range_within searches the starts.
+        return np.asfortranarray(offsets)
+
+    @cached_property
+    def word_ids(self) -> npt.NDArray[np.int32]:
+        """Index of the word each piece belongs to, [P]."""
+        return np.asarray([NO_WORD if w is None else w for w in self._encoding.word_ids], dtype=np.int32)
+
     def range_within(self, begin: int, end: int) -> Span:
         """Indices ``[first, last)`` of the pieces that lie inside characters ``[begin, end)``."""
-        starts = self.offsets[:, 0]  # contiguous (see TextEncoder.pieces): no copy per call
+        starts = self.offsets[:, 0]  # contiguous: no copy per call
         return int(np.searchsorted(starts, begin, "left")), int(np.searchsorted(starts, end, "left"))
 
     def char_start(self, piece: int, default: int) -> int:
@@ -242,21 +259,7 @@ class TextEncoder:
     def pieces(self, texts: Sequence[str]) -> list[TextPieces]:
         """Word-pieces of each whole text, with character offsets and word indices (one call)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        result = []
-        for encoding in encodings:
-            count = len(encoding.ids)
-            # Fortran order keeps each column contiguous: range_within searches the starts.
-            offsets = np.asarray(encoding.offsets, dtype=np.int32).reshape(count, 2)
-            result.append(
-                TextPieces(
-                    ids=np.asarray(encoding.ids, dtype=np.int64),
-                    offsets=np.asfortranarray(offsets),
-                    word_ids=np.asarray(
-                        [NO_WORD if w is None else w for w in encoding.word_ids], dtype=np.int32
-                    ),
-                )
-            )
-        return result
+        return [TextPieces(encoding) for encoding in encodings]
 
     def segments(self, text: str, segmentation: Segmentation) -> list[Span]:
         """Character spans of the segments of ``text``: its sentences, or the whole text."""
@@ -284,7 +287,10 @@ class TextEncoder:
         budget = self.window_size
         plans: list[SequencePlan] = []
         for segment, span in enumerate(segments):
-            first, last = pieces.range_within(*span)
+            # A whole text's segment holds every piece: no search.
+            first, last = (
+                (0, len(pieces)) if segmentation is Segmentation.WHOLE else pieces.range_within(*span)
+            )
             if segmentation.windowed:
                 windows = [
                     (first + s, first + e)
@@ -312,13 +318,20 @@ class TextEncoder:
         pieces: Sequence[TextPieces],
         plans: Sequence[SequencePlan],
         length: int,
+        *,
+        token_outputs: bool = True,
     ) -> EncodedBatch:
-        """Pad the planned sequences of one request to ``length`` positions."""
+        """Pad the planned sequences of one request to ``length`` positions.
+
+        Without ``token_outputs`` (a sequence classifier's request, which does not ask for
+        them) ``token_offsets`` and ``word_ids`` are left empty, ``[S, 0, 2]`` and ``[S, 0]``.
+        """
         count = len(plans)
+        width = length if token_outputs else 0
         input_ids = np.full((count, length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((count, length), dtype=np.int64)
-        token_offsets = np.zeros((count, length, 2), dtype=np.int32)
-        word_ids = np.full((count, length), NO_WORD, dtype=np.int32)
+        token_offsets = np.zeros((count, width, 2), dtype=np.int32)
+        word_ids = np.full((count, width), NO_WORD, dtype=np.int32)
         sequence_text = np.empty((count, 1), dtype=np.object_)
         for row, plan in enumerate(plans):
             source = pieces[plan.text]
@@ -328,8 +341,9 @@ class TextEncoder:
             input_ids[row, 1 : kept + 1] = source.ids[first:last]
             input_ids[row, kept + 1] = self.sep_id
             attention_mask[row, : kept + 2] = 1
-            token_offsets[row, 1 : kept + 1] = source.offsets[first:last]
-            word_ids[row, 1 : kept + 1] = source.word_ids[first:last]
+            if token_outputs:
+                token_offsets[row, 1 : kept + 1] = source.offsets[first:last]
+                word_ids[row, 1 : kept + 1] = source.word_ids[first:last]
             begin, end = plan.slice
             sequence_text[row, 0] = texts[plan.text][begin:end].encode("utf-8")
         info = np.asarray([p.info_row() for p in plans], dtype=np.int32).reshape(count, SEQUENCE_INFO_WIDTH)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from clinserve_preprocess.validation import InputError
 
@@ -108,6 +109,21 @@ def default_mode(*, token_level: bool, per_sentence: bool) -> str:
     return "sentences" if per_sentence else "whole"
 
 
+_ABSENT = object()
+
+
+@lru_cache(maxsize=256)
+def _mode_parameter(parameters_json: str) -> object:
+    """The ``mode`` of a request's parameters (``_ABSENT`` when none); the few distinct
+    parameter strings a server sees are parsed once.
+    """
+    try:
+        parameters = json.loads(parameters_json)
+    except json.JSONDecodeError:
+        return _ABSENT
+    return parameters.get(MODE_PARAMETER, _ABSENT) if isinstance(parameters, dict) else _ABSENT
+
+
 def requested_mode(parameters_json: str, *, token_level: bool, default: str) -> Mode:
     """The mode a request asks for, validated.
 
@@ -119,11 +135,8 @@ def requested_mode(parameters_json: str, *, token_level: bool, default: str) -> 
     Raises:
         InputError: For a mode this kind of model does not offer, naming the ones it does.
     """
-    try:
-        parameters = json.loads(parameters_json or "{}")
-    except json.JSONDecodeError:
-        parameters = {}
-    name = parameters.get(MODE_PARAMETER, default) if isinstance(parameters, dict) else default
+    name = _mode_parameter(parameters_json or "{}")
+    name = default if name is _ABSENT else name
     allowed = modes_for(token_level)
     if not isinstance(name, str) or name not in allowed:
         raise InputError(

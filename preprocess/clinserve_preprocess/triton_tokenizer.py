@@ -38,6 +38,8 @@ from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError, decode_text, validate_text
 
 OUTPUT_NAMES = tuple(t.name for t in produced_by(Step.TOKENIZER))
+# Built only when a request asks for them (token classifiers' ensembles do).
+TOKEN_OUTPUTS = frozenset(t.name for t in produced_by(Step.TOKENIZER) if t.token_level_only)
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,10 @@ class TritonPythonModel:
         )
         for (prepared, own, plans, _), length in zip(planned, lengths, strict=True):
             try:
-                encoded = encoder.assemble(prepared.texts, own, plans, length)
-                replies.send(prepared.position, self._response(requests[prepared.position], encoded))
+                wanted = requests[prepared.position].requested_output_names()
+                token_outputs = bool(TOKEN_OUTPUTS & set(wanted))
+                encoded = encoder.assemble(prepared.texts, own, plans, length, token_outputs=token_outputs)
+                replies.send(prepared.position, self._response(wanted, encoded))
             except Exception as exc:
                 replies.internal(prepared.position, exc)
 
@@ -209,7 +213,6 @@ class TritonPythonModel:
         ]
 
     @staticmethod
-    def _response(request: Any, encoded: EncodedBatch) -> Any:
-        wanted = request.requested_output_names()
+    def _response(wanted: Sequence[str], encoded: EncodedBatch) -> Any:
         tensors = [pb_utils.Tensor(name, getattr(encoded, name)) for name in OUTPUT_NAMES if name in wanted]
         return pb_utils.InferenceResponse(output_tensors=tensors)
