@@ -114,8 +114,9 @@ _ABSENT = object()
 
 @lru_cache(maxsize=256)
 def _mode_parameter(parameters_json: str) -> object:
-    """The ``mode`` of a request's parameters (``_ABSENT`` when none); the few distinct
-    parameter strings a server sees are parsed once.
+    """The ``mode`` of a request's parameters (``_ABSENT`` when none).
+
+    Cached: a server sees few distinct parameter strings, each parsed once.
     """
     try:
         parameters = json.loads(parameters_json)
