@@ -8,7 +8,7 @@ Calls, one request at a time, and prints the median round trip of each:
 - ``python_identity`` (only with ``--start``, which adds it to a throw-away copy of the
   repository): a Python-backend model that hands its input back. It is the floor of any Python
   step: gRPC, Triton's scheduling, the stub's IPC and the Python backend's tensor handling;
-- the tokenizer step of one model directly, asking for 1, 3, 7 and 10 of its output tensors
+- the tokenizer step of one model directly, asking for 1, 3, 5 and all 7 of its output tensors
   (whether the number of tensors a step hands on matters: it does not, measurably);
 - the whole ensemble;
 
@@ -248,7 +248,7 @@ def measure(target: Target, model: str, calls: int, *, identity: bool) -> list[s
                     client, target, label, IDENTITY_MODEL, ["OUT"], steps=[IDENTITY_MODEL], calls=calls
                 )
             )
-        for count in (1, 3, 7, 10):
+        for count in (1, 3, 5, len(TOKENIZER_OUTPUTS)):
             label = f"{spec.tokenizer_model}, {count:2d} output tensor(s):"
             outputs = list(TOKENIZER_OUTPUTS[:count])
             tokenizer = spec.tokenizer_model
