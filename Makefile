@@ -35,7 +35,7 @@ help:
 	@echo "make lint        ruff + mypy"
 	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~15 min, not in CI)"
 	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
-	@echo "make reliability burst, overload, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
+	@echo "make reliability burst, overload, heavy neighbours, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
 	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
 	@echo "make image       server image of build/image-repository (real weights; DEMO=1: demo weights, -demo tag)"
 	@echo "make manifests   render deploy/k8s/overlays/\$$IMAGE_PROFILE (needs its image.env: registry, pull secret)"
@@ -172,7 +172,7 @@ load-test: venv $(if $(LOAD_TEST_URL),,runtime repository)
 		--model-repository $(MODEL_REPOSITORY) $(LOAD_TEST_ARGS)
 
 # --- reliability/ (docs/reliability.md) -------------------------------------------------------
-# Burst, overload, SIGTERM, SIGKILL, a killed Python stub and a soak against real local servers on
+# Burst, overload, heavy neighbours, SIGTERM, SIGKILL, a killed Python stub and a soak against real local servers on
 # loopback; prints the table and writes build/reliability/report.json. About 9 minutes on
 # 2 cores, cut off at 15. RELIABILITY_ARGS passes options, e.g. "--profile short",
 # "--only overload soak", "--baseline" (adds the overload without the Python steps' queue policy).
