@@ -94,3 +94,21 @@ def test_the_docs_table_is_the_declaration():
     text = DOC.read_text(encoding="utf-8")
     table = text.split("<!-- contract-table:start -->\n")[1].split("\n<!-- contract-table:end -->")[0]
     assert table == markdown_table(), "regenerate it: python -m clinserve_preprocess"
+
+
+def test_the_client_reads_every_mode_as_the_modes_table_combines_it(catalog):
+    from clinserve.model_info import ModelInfo
+    from clinserve.results import ResultKind
+    from clinserve_preprocess.modes import Combination, modes_for
+    from clinserve_runtime.configs import ensemble_config
+
+    for spec in catalog.values():
+        info = ModelInfo.from_config(ensemble_config(spec, ServingSettings(), Provenance("w", True)))
+        for mode in modes_for(spec.is_token_classifier).values():
+            expected = {
+                Combination.PER_SENTENCE: ResultKind.SENTENCES,
+                Combination.ENTITIES: ResultKind.ENTITIES,
+            }.get(mode.combination)
+            if expected is None:
+                expected = ResultKind.MULTI_LABEL if spec.task == "multi_label" else ResultKind.CLASSIFICATION
+            assert info.kind_for(mode.name) == expected, (spec.name, mode.name)
