@@ -52,6 +52,12 @@ VARIANTS: dict[str, Variant] = {
             "the defaults, requests of one tokenizer pass sharing a length only when their buckets are equal",
         ),
         Variant(
+            "one-bucket",
+            replace(ServingSettings(), length_buckets=(512,)),
+            "the defaults with every request padded to the model's length: every request merges with"
+            " every other, the trimmed graph computes each batch up to its longest text",
+        ),
+        Variant(
             "merge-all",
             replace(ServingSettings(), merge_padding_ratio=100.0),
             "the defaults, every request of one tokenizer pass padded to the pass's longest",

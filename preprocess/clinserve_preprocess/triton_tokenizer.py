@@ -8,9 +8,10 @@ One execution serves every request Triton's dynamic batcher handed over: each re
 on its own (the cheap limits first, ``clinserve_preprocess.limits``), then the texts of a whole
 pass of requests are word-pieced in one call into ``tokenizers``, and each request is cut into
 model sequences and padded (``clinserve_preprocess.merging`` groups lengths so that requests
-reach the ONNX step together). Responses go out through each request's response sender as soon
-as its pass is done, so a short request never waits for a long document beside it; an error
-stays with its own request.
+reach the ONNX step together). When an execution takes more than one pass, the answers of each
+pass but the last go out through their requests' response senders as soon as the pass is done,
+so a short request never waits for a long document beside it; an error stays with its own
+request.
 """
 
 from __future__ import annotations
@@ -54,24 +55,45 @@ class PreparedRequest:
 
 
 class Replies:
-    """Sends exactly one response per request, whatever happens in between."""
+    """Exactly one response per request, whatever happens in between.
+
+    Responses are returned from ``execute`` (one message back to Triton for all of them), except
+    while ``early`` is set: then each goes out at once through its request's response sender
+    (one message each), so that it does not wait for the passes still to come.
+    """
 
     def __init__(self, requests: Sequence[Any], model: str) -> None:
         self.requests = requests
         self.model = model
-        self.answered = [False] * len(requests)
+        self.early = False
+        self._sent = [False] * len(requests)
+        self._held: list[Any] = [None] * len(requests)
 
-    def send(self, position: int, response: Any) -> None:
-        """Send ``response`` as the final one of request ``position``."""
-        if not self.answered[position]:
-            self.answered[position] = True
-            sender = self.requests[position].get_response_sender()
-            sender.send(response, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+    def answer(self, position: int, response: Any) -> None:
+        """The response of request ``position`` (the first one given wins)."""
+        if self._sent[position] or self._held[position] is not None:
+            return
+        if self.early:
+            self._send(position, response)
+        else:
+            self._held[position] = response
+
+    def send_held(self) -> None:
+        """Send every response held so far (before a pass that the others need not wait for)."""
+        for position, response in enumerate(self._held):
+            if response is not None:
+                self._held[position] = None
+                self._send(position, response)
+
+    def _send(self, position: int, response: Any) -> None:
+        self._sent[position] = True
+        sender = self.requests[position].get_response_sender()
+        sender.send(response, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
 
     def fail(self, position: int, message: str, code: Any) -> None:
         """Answer request ``position`` with an error."""
         error = pb_utils.TritonError(message, code)
-        self.send(position, pb_utils.InferenceResponse(output_tensors=[], error=error))
+        self.answer(position, pb_utils.InferenceResponse(output_tensors=[], error=error))
 
     def internal(self, position: int, exc: BaseException) -> None:
         """Answer with an internal error; the type only, since a message could quote the text."""
@@ -79,11 +101,15 @@ class Replies:
         pb_utils.Logger.log_error(message)
         self.fail(position, message, pb_utils.TritonError.INTERNAL)
 
-    def fail_unanswered(self) -> None:
-        """A request still unanswered after a bug gets an internal error, never silence."""
-        for position, done in enumerate(self.answered):
-            if not done:
+    def returned(self) -> list[Any]:
+        """What ``execute`` returns: the held responses, ``None`` for those already sent.
+
+        A request still unanswered after a bug gets an internal error, never silence.
+        """
+        for position in range(len(self.requests)):
+            if not self._sent[position] and self._held[position] is None:
                 self.internal(position, RuntimeError("no response was built"))
+        return list(self._held)
 
 
 class TritonPythonModel:
@@ -118,8 +144,8 @@ class TritonPythonModel:
             tokenizer_path, params.integer("max_tokens"), buckets=params.json("length_buckets")
         )
 
-    def execute(self, requests: list[Any]) -> None:
-        """Answer every request through its response sender (hence no return value)."""
+    def execute(self, requests: list[Any]) -> list[Any]:
+        """Answer every request: the last pass's by returning them, earlier passes' at once."""
         replies = Replies(requests, self.model_name)
         try:
             prepared = []
@@ -130,10 +156,18 @@ class TritonPythonModel:
                     replies.fail(position, str(exc), pb_utils.TritonError.INVALID_ARG)
                 except Exception as exc:  # a bug fails its request, not the stub or the others
                     replies.internal(position, exc)
-            for group in passes(prepared, lambda p: p.chars, self.max_chars_per_pass):
+            groups = passes(prepared, lambda p: p.chars, self.max_chars_per_pass)
+            for index, group in enumerate(groups):
+                # Answers of every pass but the last leave at once: the larger passes that
+                # follow would otherwise hold them (one message each costs more, so only then).
+                replies.early = index < len(groups) - 1
+                if replies.early:
+                    replies.send_held()
                 self._encode_pass(group, requests, replies)
-        finally:
-            replies.fail_unanswered()
+        except Exception as exc:  # a bug outside any one request: the unanswered get an error below
+            pb_utils.Logger.log_error(f"{self.model_name}: tokenization stopped ({type(exc).__name__})")
+        replies.early = False
+        return replies.returned()
 
     def _prepare(self, position: int, request: Any) -> PreparedRequest:
         tensor = pb_utils.get_input_tensor_by_name(request, TEXT_INPUT)
@@ -198,7 +232,7 @@ class TritonPythonModel:
                 wanted = requests[prepared.position].requested_output_names()
                 token_outputs = bool(TOKEN_OUTPUTS & set(wanted))
                 encoded = encoder.assemble(prepared.texts, own, plans, length, token_outputs=token_outputs)
-                replies.send(prepared.position, self._response(wanted, encoded))
+                replies.answer(prepared.position, self._response(wanted, encoded))
             except Exception as exc:
                 replies.internal(prepared.position, exc)
 
