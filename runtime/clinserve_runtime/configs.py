@@ -321,6 +321,11 @@ def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: P
         "per_sentence": _bool(spec.per_sentence),
         "max_tokens": str(spec.max_tokens),
         "max_texts_per_request": str(settings.max_texts_per_request),
+        # The tokenizer's per-request limits, published so that clients can split documents
+        # into requests that fit (the client library reads them; docs/long-documents.md).
+        "max_text_chars": str(settings.max_text_chars),
+        "max_sequences_per_request": str(settings.max_batch_size),
+        "max_padded_tokens_per_request": str(settings.max_padded_tokens_per_request),
         "default_mode": default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence),
         "modes": sorted(modes_for(spec.is_token_classifier)),
         "source_model": spec.source_model,

@@ -7,11 +7,12 @@ opened on first use inside the running loop, not in the constructor.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, cast
 
-from clinserve.batching import Chunk, reassemble, resplit, split, validate_texts
+from clinserve.batching import CallResults, Chunk, plan_requests, resplit, validate_texts
 from clinserve.client import (
     DEFAULT_READY_TIMEOUT_S,
     MIN_RPC_TIMEOUT_S,
@@ -19,6 +20,7 @@ from clinserve.client import (
     READY_PROBE_TIMEOUT_S,
     ProgressCallback,
 )
+from clinserve.documents import DocumentRun, document_limit, first_part_chars
 from clinserve.endpoints import EndpointPool, parse_targets
 from clinserve.errors import (
     ClinServeError,
@@ -40,6 +42,7 @@ from clinserve.results import (
     parse_results,
 )
 from clinserve.retry import Deadline, call_with_retry_async
+from clinserve.splitting import Part
 from clinserve.transport import (
     InferenceServerException,
     build_inputs,
@@ -239,35 +242,45 @@ class AsyncClinServeClient:
         on_progress: ProgressCallback | None,
     ) -> list[Result]:
         checked = validate_texts(texts)
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        timeout = timeout_s or self.options.timeout_s
+        deadline = Deadline(timeout)
         info = await self._model_info(model, deadline)
         info.check_mode(mode)
         if expected_kind is not None:
             info.require_kind(expected_kind, mode)
-        chunks = split(checked, info.max_texts_per_request)
+        plan = plan_requests(
+            checked, info.max_texts_per_request, document_limit(info, mode, self.options.max_document_chars)
+        )
+        results: CallResults[Result] = CallResults(len(checked))
         limit = asyncio.Semaphore(self.options.max_concurrent_requests)
         done = 0
 
-        async def run_chunk(chunk: Chunk) -> tuple[Chunk, list[Result]]:
+        def progress(count: int) -> None:
             nonlocal done
-            async with limit:
-                results = await self._infer_chunk(info, chunk, mode, deadline, len(checked))
-            done += len(chunk)
+            done += count
             if on_progress is not None:
                 on_progress(done, len(checked))
-            return chunk, results
 
-        tasks = [asyncio.ensure_future(run_chunk(chunk)) for chunk in chunks]
+        async def run_chunk(chunk: Chunk) -> None:
+            async with limit:
+                answers = await self._infer_chunk(info, chunk, mode, deadline, len(checked))
+            results.fill(chunk, answers)
+            progress(len(chunk))
+
+        tasks = [asyncio.ensure_future(run_chunk(chunk)) for chunk in plan.chunks]
         try:
-            parts = await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
-        return reassemble(len(checked), parts)
+        for index, refusal in results.documents(plan.documents):
+            results.set(index, await self._run_document(info, index, checked[index], mode, timeout, refusal))
+            progress(1)
+        return results.done()
 
     async def _infer_chunk(
         self, info: ModelInfo, chunk: Chunk, mode: str | None, deadline: Deadline, total: int
-    ) -> list[Result]:
+    ) -> list[Result | RequestTooLargeError]:
         inputs = build_inputs(chunk.texts)
         try:
             response = await self._call(
@@ -279,7 +292,9 @@ class AsyncClinServeClient:
                 parameters=request_parameters(mode),
             )
         except RequestTooLargeError as error:
-            results: list[Result] = []
+            if len(chunk) == 1:
+                return [error]  # this text alone is too large: the caller sends it in parts
+            results: list[Result | RequestTooLargeError] = []
             for part in resplit(chunk, error):
                 results.extend(await self._infer_chunk(info, part, mode, deadline, total))
             return results
@@ -288,7 +303,77 @@ class AsyncClinServeClient:
                 error.message = f"texts[{chunk.start}:{chunk.end}]: {error.message}"
             raise
         elements = result_elements(response, len(chunk), info.name)
-        return parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start)
+        return list(parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start))
+
+    async def _run_document(
+        self,
+        info: ModelInfo,
+        index: int,
+        text: str,
+        mode: str | None,
+        timeout_s: float,
+        refusal: RequestTooLargeError | None,
+    ) -> Result:
+        """One text sent in parts, up to ``max_concurrent_requests`` at once. See the sync client."""
+        try:
+            run = DocumentRun(
+                text,
+                info,
+                mode,
+                max_document_chars=self.options.max_document_chars,
+                first_target=first_part_chars(len(text), refusal),
+            )
+            in_flight: deque[tuple[Part, asyncio.Task[Result] | None]] = deque()
+            try:
+                while True:
+                    while len(in_flight) < self.options.max_concurrent_requests:
+                        part = run.next_part()
+                        if part is None:
+                            break
+                        part_text = run.part_text(part)
+                        task = None
+                        if part_text is not None:
+                            task = asyncio.ensure_future(
+                                self._infer_part(info, part_text, run.request_mode, timeout_s)
+                            )
+                        in_flight.append((part, task))
+                    if not in_flight:
+                        return run.result()
+                    part, task = in_flight.popleft()
+                    if not run.is_current(part):
+                        if task is not None:
+                            task.cancel()  # planned before a restart: its answer is not needed
+                        continue
+                    try:
+                        result = await task if task is not None else None
+                    except RequestTooLargeError as error:
+                        run.refused(part, error)
+                        continue
+                    except ClinServeError as error:
+                        error.message = f"characters {part.begin:,}-{part.end:,}: {error.message}"
+                        raise
+                    run.accept(part, result)
+            finally:
+                for _, pending in in_flight:
+                    if pending is not None:
+                        pending.cancel()
+        except ClinServeError as error:
+            error.message = f"texts[{index}] ({len(text):,} characters, sent in parts): {error.message}"
+            raise
+
+    async def _infer_part(self, info: ModelInfo, text: str, request_mode: str, timeout_s: float) -> Result:
+        """One part of a document, in the mode its merge needs."""
+        response = await self._call(
+            "infer",
+            info.name,
+            build_inputs([text]),
+            deadline=Deadline(timeout_s),
+            outputs=build_outputs(),
+            parameters=request_parameters(request_mode),
+        )
+        elements = result_elements(response, 1, info.name)
+        [result] = parse_results(elements, info.kind_for(request_mode), model=info.name)
+        return result
 
     # -- plumbing ----------------------------------------------------------------------------
 

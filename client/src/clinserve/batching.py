@@ -4,18 +4,28 @@ A request holds at most the model's ``max_texts_per_request`` texts. There is a 
 client cannot see in advance: the model sequences (sentences, windows of a long text) and padded
 token positions one request may use, as the server splits the texts. When the server refuses a
 request for that, it says how much it needed, and :func:`resplit` cuts the request into pieces
-that should fit.
+that should fit. A text longer than one request may carry (or refused even alone) is a
+*document*: it is sent in parts of its own (:mod:`clinserve.documents`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from clinserve.errors import InvalidInputError, RequestTooLargeError
 
-__all__ = ["Chunk", "reassemble", "resplit", "split", "validate_texts"]
+__all__ = [
+    "CallResults",
+    "Chunk",
+    "RequestPlan",
+    "plan_requests",
+    "reassemble",
+    "resplit",
+    "split",
+    "validate_texts",
+]
 
 T = TypeVar("T")
 
@@ -83,6 +93,39 @@ def split(texts: Sequence[str], size: int, start: int = 0) -> list[Chunk]:
     return [Chunk(start + i, tuple(texts[i : i + size])) for i in range(0, len(texts), size)]
 
 
+@dataclass(frozen=True)
+class RequestPlan:
+    """How a call's texts are sent.
+
+    Attributes:
+        chunks: Requests of consecutive texts that fit one request each.
+        documents: Indices of texts longer than one request may carry, sent in parts.
+    """
+
+    chunks: list[Chunk]
+    documents: list[int]
+
+
+def plan_requests(texts: Sequence[str], size: int, document_chars: int | None) -> RequestPlan:
+    """Group ``texts`` into requests of at most ``size``, setting aside those over ``document_chars``.
+
+    Args:
+        texts: The call's texts, in order.
+        size: Most texts per request.
+        document_chars: Longest text one request may carry (``None``: no known limit).
+    """
+    chunks: list[Chunk] = []
+    documents: list[int] = []
+    run_start = 0
+    for index, text in enumerate(texts):
+        if document_chars is not None and len(text) > document_chars:
+            chunks.extend(split(texts[run_start:index], size, start=run_start))
+            documents.append(index)
+            run_start = index + 1
+    chunks.extend(split(texts[run_start:], size, start=run_start))
+    return RequestPlan(chunks, documents)
+
+
 def resplit(chunk: Chunk, error: RequestTooLargeError) -> list[Chunk]:
     """Smaller chunks after the server refused ``chunk`` as too large for one request.
 
@@ -121,3 +164,54 @@ def reassemble(total: int, parts: Iterable[tuple[Chunk, Sequence[T]]]) -> list[T
     if filled != total or any(slot is None for slot in slots):
         raise ValueError(f"{total - filled} of {total} texts got no result")
     return [slot for slot in slots if slot is not None]
+
+
+class CallResults(Generic[T]):
+    """The results of one call's texts as they arrive, in the caller's order.
+
+    A request's result list may hold a :class:`RequestTooLargeError` for a text the server
+    refused even alone: that text is then sent as a document (:meth:`documents`).
+    """
+
+    def __init__(self, total: int) -> None:
+        self._slots: list[T | None] = [None] * total
+        self._refused: dict[int, RequestTooLargeError] = {}
+
+    def fill(self, chunk: Chunk, results: Sequence[T | RequestTooLargeError]) -> None:
+        """Record a request's results (one per text of ``chunk``).
+
+        Raises:
+            ValueError: When the count differs from the chunk's (a bug, never ignored).
+        """
+        if len(results) != len(chunk):
+            raise ValueError(
+                f"texts {chunk.start}..{chunk.end - 1}: {len(results)} results for {len(chunk)} texts"
+            )
+        for index, result in enumerate(results, start=chunk.start):
+            if isinstance(result, RequestTooLargeError):
+                self._refused[index] = result
+            else:
+                self._slots[index] = result
+
+    def documents(self, planned: Sequence[int]) -> list[tuple[int, RequestTooLargeError | None]]:
+        """Texts to send in parts: those planned so, and those refused alone (with the refusal)."""
+        indices = sorted(set(planned) | set(self._refused))
+        return [(index, self._refused.get(index)) for index in indices]
+
+    def set(self, index: int, result: T) -> None:
+        """Record the result of a text sent as a document."""
+        self._slots[index] = result
+        self._refused.pop(index, None)
+
+    def done(self) -> list[T]:
+        """Every result, in order.
+
+        Raises:
+            ValueError: When a text got no result (a bug, never silently ignored).
+        """
+        missing = [i for i, slot in enumerate(self._slots) if slot is None]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} of {len(self._slots)} texts got no result (the first: {missing[0]})"
+            )
+        return [slot for slot in self._slots if slot is not None]

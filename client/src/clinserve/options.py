@@ -149,6 +149,8 @@ class ChannelOptions:
         endpoint_cooldown_s: How long an unavailable endpoint of a list is skipped.
         keepalive_time_ms: HTTP/2 keepalive ping interval (``None``: gRPC's default, off).
         channel_args: Further raw gRPC channel arguments, appended last.
+        max_document_chars: Longest text sent in one request; a longer one is sent in parts and
+            merged (``None``: as long as the model's published ``max_text_chars`` allows).
     """
 
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -159,8 +161,11 @@ class ChannelOptions:
     endpoint_cooldown_s: float = DEFAULT_ENDPOINT_COOLDOWN_S
     keepalive_time_ms: int | None = None
     channel_args: tuple[tuple[str, str | int], ...] = ()
+    max_document_chars: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_document_chars is not None and self.max_document_chars < 1:
+            raise ValueError(f"max_document_chars must be positive, got {self.max_document_chars}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
         if self.max_concurrent_requests < 1:
