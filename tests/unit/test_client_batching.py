@@ -114,7 +114,11 @@ def test_validate_texts_refuses_a_bare_string():
         (["ok", b"bytes"], r"texts\[1\] is bytes, not str"),
         (["ok", "", "x"], r"texts\[1\] is empty or whitespace only"),
         (["ok", " \n\t "], r"texts\[1\] is empty or whitespace only"),
-        (["bad \ud800 surrogate"], r"texts\[0\] cannot be encoded as UTF-8 \(character 4"),
+        (["bad \ud800 surrogate"], r"texts\[0\] is not valid Unicode text: character 4 is a lone surrogate"),
+        (
+            [b"ok \xff".decode("utf-8", "surrogateescape")],
+            r"texts\[0\] is not valid UTF-8: character 3 stands for the byte 0xff",
+        ),
     ],
 )
 def test_validate_texts_names_the_bad_text_by_its_index(texts, message):

@@ -30,7 +30,7 @@ from clinserve.errors import (
     RequestTooLargeError,
     UnavailableError,
 )
-from clinserve.model_info import KNOWN_MODELS, ModelInfo
+from clinserve.model_info import KNOWN_MODELS, ModelInfo, unknown_model_hint
 from clinserve.options import DEFAULT_URL, ChannelOptions, RetryPolicy
 from clinserve.results import (
     ClassificationResult,
@@ -117,7 +117,7 @@ class AsyncClinServeClient:
     async def is_ready(self, *, timeout_s: float = READY_PROBE_TIMEOUT_S) -> bool:
         """True when at least one endpoint reports the server ready."""
         reasons = await asyncio.gather(
-            *(self._not_ready_reason(client, (), timeout_s) for _, client in self._endpoints.endpoints)
+            *(self._not_ready_reason(t, client, (), timeout_s) for t, client in self._endpoints.endpoints)
         )
         return any(reason is None for reason in reasons)
 
@@ -135,7 +135,7 @@ class AsyncClinServeClient:
         while True:
             for target, client in list(pending.items()):
                 probe = min(READY_PROBE_TIMEOUT_S, max(deadline.remaining(), MIN_RPC_TIMEOUT_S))
-                reason = await self._not_ready_reason(client, models, probe)
+                reason = await self._not_ready_reason(target, client, models, probe)
                 if reason is None:
                     del pending[target]
                 else:
@@ -147,7 +147,9 @@ class AsyncClinServeClient:
                 raise DeadlineExceededError(f"not ready after {timeout_s:g}s: {detail}")
             await asyncio.sleep(min(READY_POLL_INTERVAL_S, max(deadline.remaining(), 0.0)))
 
-    async def _not_ready_reason(self, client: Any, models: Sequence[str], timeout_s: float) -> str | None:
+    async def _not_ready_reason(
+        self, target: str, client: Any, models: Sequence[str], timeout_s: float
+    ) -> str | None:
         try:
             if not await client.is_server_ready(headers=self._headers, client_timeout=timeout_s):
                 return "server not ready"
@@ -155,7 +157,7 @@ class AsyncClinServeClient:
                 if not await client.is_model_ready(model, headers=self._headers, client_timeout=timeout_s):
                     return f"model {model!r} not ready"
         except InferenceServerException as exc:
-            return str(translate(exc))
+            return str(translate(exc, target, tls=self.options.tls is not None))
         return None
 
     # -- models ------------------------------------------------------------------------------
@@ -166,17 +168,34 @@ class AsyncClinServeClient:
         """What ``model`` is; cached after the first call. See the sync client."""
         return await self._model_info(model, Deadline(timeout_s or self.options.timeout_s), refresh=refresh)
 
-    async def _model_info(self, model: str, deadline: Deadline, *, refresh: bool = False) -> ModelInfo:
+    async def _model_info(
+        self, model: str, deadline: Deadline, *, refresh: bool = False, explain: bool = True
+    ) -> ModelInfo:
         info = None if refresh else self._models.get(model)
         if info is None:
-            response = await self._call("get_model_config", model, deadline=deadline, as_json=True)
+            try:
+                response = await self._call("get_model_config", model, deadline=deadline, as_json=True)
+            except ModelNotFoundError as error:
+                if explain:
+                    hint = unknown_model_hint(model, await self._served_names(deadline))
+                    error.message += f"; {hint}" if hint else ""
+                raise
             info = ModelInfo.from_config(response["config"])
             self._models[model] = info
         return info
 
+    async def _served_names(self, deadline: Deadline) -> list[str]:
+        """Names of the served clinserve models, or none when they cannot be listed."""
+        try:
+            return [info.name for info in await self._list_models(deadline)]
+        except ClinServeError:
+            return []
+
     async def list_models(self, *, timeout_s: float | None = None) -> list[ModelInfo]:
         """The clinserve models the server serves, with their labels. See the sync client."""
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        return await self._list_models(Deadline(timeout_s or self.options.timeout_s))
+
+    async def _list_models(self, deadline: Deadline) -> list[ModelInfo]:
         try:
             index = await self._call("get_model_repository_index", deadline=deadline, as_json=True)
             names = [m["name"] for m in index.get("models", []) if m.get("state", "READY") == "READY"]
@@ -185,7 +204,7 @@ class AsyncClinServeClient:
         infos = []
         for name in names:
             try:
-                infos.append(await self._model_info(name, deadline, refresh=True))
+                infos.append(await self._model_info(name, deadline, refresh=True, explain=False))
             except ModelNotFoundError:
                 continue
         return sorted(infos, key=lambda info: info.name)
@@ -392,7 +411,7 @@ class AsyncClinServeClient:
                     *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
-                error = translate(exc)
+                error = translate(exc, target, tls=self.options.tls is not None)
                 if isinstance(error, UnavailableError):
                     pool.mark_unavailable(target)
                 raise error from exc

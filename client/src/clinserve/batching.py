@@ -74,10 +74,24 @@ def validate_texts(texts: Sequence[str], *, start: int = 0) -> list[str]:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise InvalidInputError(
-                f"texts[{index}] cannot be encoded as UTF-8 (character {exc.start}: {exc.reason})"
-            ) from exc
+            raise InvalidInputError(_not_unicode(index, text, exc.start)) from exc
     return checked
+
+
+def _not_unicode(index: int, text: str, position: int) -> str:
+    code = ord(text[position])
+    if 0xDC80 <= code <= 0xDCFF:
+        # Python's "surrogateescape" keeps an undecodable byte as U+DC80..U+DCFF: the text was
+        # read from bytes that are not UTF-8 (a file or stdin in another encoding).
+        return (
+            f"texts[{index}] is not valid UTF-8: character {position} stands for the byte"
+            f" 0x{code - 0xDC00:02x}, which could not be decoded; read the input as UTF-8 (or convert"
+            " it, e.g. with iconv)"
+        )
+    return (
+        f"texts[{index}] is not valid Unicode text: character {position} is a lone surrogate"
+        f" (U+{code:04X}), which has no UTF-8 encoding"
+    )
 
 
 def split(texts: Sequence[str], size: int, start: int = 0) -> list[Chunk]:

@@ -26,7 +26,7 @@ from clinserve.errors import (
     RequestTooLargeError,
     UnavailableError,
 )
-from clinserve.model_info import KNOWN_MODELS, ModelInfo
+from clinserve.model_info import KNOWN_MODELS, ModelInfo, unknown_model_hint
 from clinserve.options import DEFAULT_URL, ChannelOptions, RetryPolicy
 from clinserve.results import (
     ClassificationResult,
@@ -128,7 +128,8 @@ class ClinServeClient:
     def is_ready(self, *, timeout_s: float = READY_PROBE_TIMEOUT_S) -> bool:
         """True when at least one endpoint reports the server ready."""
         return any(
-            self._not_ready_reason(client, (), timeout_s) is None for _, client in self._pool.endpoints
+            self._not_ready_reason(target, client, (), timeout_s) is None
+            for target, client in self._pool.endpoints
         )
 
     def wait_until_ready(
@@ -145,7 +146,7 @@ class ClinServeClient:
         while True:
             for target, client in list(pending.items()):
                 probe = min(READY_PROBE_TIMEOUT_S, max(deadline.remaining(), MIN_RPC_TIMEOUT_S))
-                reason = self._not_ready_reason(client, models, probe)
+                reason = self._not_ready_reason(target, client, models, probe)
                 if reason is None:
                     del pending[target]
                 else:
@@ -157,7 +158,9 @@ class ClinServeClient:
                 raise DeadlineExceededError(f"not ready after {timeout_s:g}s: {detail}")
             time.sleep(min(READY_POLL_INTERVAL_S, max(deadline.remaining(), 0.0)))
 
-    def _not_ready_reason(self, client: Any, models: Sequence[str], timeout_s: float) -> str | None:
+    def _not_ready_reason(
+        self, target: str, client: Any, models: Sequence[str], timeout_s: float
+    ) -> str | None:
         try:
             if not client.is_server_ready(headers=self._headers, client_timeout=timeout_s):
                 return "server not ready"
@@ -165,7 +168,7 @@ class ClinServeClient:
                 if not client.is_model_ready(model, headers=self._headers, client_timeout=timeout_s):
                     return f"model {model!r} not ready"
         except InferenceServerException as exc:
-            return str(translate(exc))
+            return str(translate(exc, target, tls=self.options.tls is not None))
         return None
 
     # -- models ------------------------------------------------------------------------------
@@ -178,13 +181,28 @@ class ClinServeClient:
         """
         return self._model_info(model, Deadline(timeout_s or self.options.timeout_s), refresh=refresh)
 
-    def _model_info(self, model: str, deadline: Deadline, *, refresh: bool = False) -> ModelInfo:
+    def _model_info(
+        self, model: str, deadline: Deadline, *, refresh: bool = False, explain: bool = True
+    ) -> ModelInfo:
         info = None if refresh else self._models.get(model)
         if info is None:
-            response = self._call("get_model_config", model, deadline=deadline, as_json=True)
+            try:
+                response = self._call("get_model_config", model, deadline=deadline, as_json=True)
+            except ModelNotFoundError as error:
+                if explain:
+                    hint = unknown_model_hint(model, self._served_names(deadline))
+                    error.message += f"; {hint}" if hint else ""
+                raise
             info = ModelInfo.from_config(response["config"])
             self._models[model] = info
         return info
+
+    def _served_names(self, deadline: Deadline) -> list[str]:
+        """Names of the served clinserve models, or none when they cannot be listed."""
+        try:
+            return [info.name for info in self._list_models(deadline)]
+        except ClinServeError:
+            return []
 
     def list_models(self, *, timeout_s: float | None = None) -> list[ModelInfo]:
         """The clinserve models the server serves, with their labels, sorted by name.
@@ -193,7 +211,9 @@ class ClinServeClient:
         (:func:`~clinserve.admin_headers`) every served clinserve model is listed, imported ones
         included; without it, the catalog's model names are probed.
         """
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        return self._list_models(Deadline(timeout_s or self.options.timeout_s))
+
+    def _list_models(self, deadline: Deadline) -> list[ModelInfo]:
         try:
             index = self._call("get_model_repository_index", deadline=deadline, as_json=True)
             names = [m["name"] for m in index.get("models", []) if m.get("state", "READY") == "READY"]
@@ -202,7 +222,7 @@ class ClinServeClient:
         infos = []
         for name in names:
             try:
-                infos.append(self._model_info(name, deadline, refresh=True))
+                infos.append(self._model_info(name, deadline, refresh=True, explain=False))
             except ModelNotFoundError:
                 continue
         return sorted(infos, key=lambda info: info.name)
@@ -440,7 +460,7 @@ class ClinServeClient:
                     *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
-                error = translate(exc)
+                error = translate(exc, target, tls=self.options.tls is not None)
                 if isinstance(error, UnavailableError):
                     self._pool.mark_unavailable(target)
                 raise error from exc

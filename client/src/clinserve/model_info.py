@@ -8,14 +8,21 @@ from. That is all the client needs to pick the result type and to split long lis
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clinserve.errors import InvalidInputError, ModelNotFoundError, ResultFormatError
 from clinserve.results import ResultKind
 
-__all__ = ["DEFAULT_MAX_TEXTS_PER_REQUEST", "KNOWN_MODELS", "TASKS", "TASK_METHODS", "ModelInfo"]
+__all__ = [
+    "DEFAULT_MAX_TEXTS_PER_REQUEST",
+    "KNOWN_MODELS",
+    "TASKS",
+    "TASK_METHODS",
+    "ModelInfo",
+    "unknown_model_hint",
+]
 
 #: The public names of the catalog's models. ``list_models`` probes these when the server
 #: keeps its model index behind the admin key (a unit test checks them against the catalog).
@@ -223,6 +230,20 @@ class ModelInfo:
             max_sequences_per_request=limit("max_sequences_per_request"),
             max_padded_tokens_per_request=limit("max_padded_tokens_per_request"),
         )
+
+
+def unknown_model_hint(model: str, served: Sequence[str]) -> str:
+    """What to tell a caller who asked for ``model``, which is not served: the names that are.
+
+    A name that differs from a served one only in case is pointed out (names are case-sensitive).
+    """
+    if not served:
+        return ""
+    hint = f"the server serves {', '.join(sorted(served))}"
+    same = [name for name in served if name.lower() == model.lower()]
+    if same:
+        hint += f" (names are case-sensitive: did you mean {same[0]!r}?)"
+    return hint
 
 
 def _string_list(raw: str, model: str, key: str) -> list[str]:

@@ -119,20 +119,31 @@ class TLSConfig:
             raise ValueError("mutual TLS needs both client_cert and client_key")
 
     def read(self) -> tuple[bytes | None, bytes | None, bytes | None]:
-        """``(root_ca, client_key, client_cert)`` file contents, ``None`` where not set."""
+        """``(root_ca, client_key, client_cert)`` file contents, ``None`` where not set.
 
-        def load(path: Path | None, what: str) -> bytes | None:
+        Raises:
+            ValueError: When a file cannot be read or is not PEM of the expected kind (gRPC would
+                only fail later, at the first call, with a vaguer message).
+        """
+
+        def load(path: Path | None, what: str, marker: bytes) -> bytes | None:
             if path is None:
                 return None
             try:
-                return Path(path).read_bytes()
+                content = Path(path).read_bytes()
             except OSError as exc:
                 raise ValueError(f"cannot read the TLS {what} {path}: {exc.strerror}") from exc
+            if b"-----BEGIN " not in content or marker not in content:
+                raise ValueError(
+                    f"the TLS {what} {path} is not in PEM format: it has no"
+                    f" '-----BEGIN ...{marker.decode()}' block"
+                )
+            return content
 
         return (
-            load(self.root_ca, "CA certificate"),
-            load(self.client_key, "client key"),
-            load(self.client_cert, "client certificate"),
+            load(self.root_ca, "CA certificate", b"CERTIFICATE-----"),
+            load(self.client_key, "client key", b"PRIVATE KEY-----"),
+            load(self.client_cert, "client certificate", b"CERTIFICATE-----"),
         )
 
 
