@@ -356,3 +356,29 @@ def test_document_limit_follows_the_mode_and_the_published_limits():
     assert document_limit(model, "sentences", 1000) == 1000
     token = info("token_classification", max_padded_tokens_per_request=4096)
     assert document_limit(token, None, None) == 4096 * 2 * 2  # windows: tried whole a little longer
+
+
+def test_the_numbers_docs_long_documents_quotes_are_the_clients(catalog):
+    from clinserve.documents import (
+        DEFAULT_OVERLAP_CHARS,
+        OPTIMISTIC_FACTOR,
+        PLANNING_CHARS_PER_POSITION,
+        REFUSAL_SAFETY,
+        _estimated_part_chars,
+    )
+    from clinserve_runtime.configs import Provenance, ServingSettings, ensemble_config
+    from tests.conftest import PROJECT_ROOT
+
+    page = " ".join((PROJECT_ROOT / "docs" / "long-documents.md").read_text(encoding="utf-8").split())
+    estimates = {
+        _estimated_part_chars(
+            ModelInfo.from_config(ensemble_config(spec, ServingSettings(), Provenance("w", True)))
+        )
+        for spec in catalog.values()
+    }
+    assert len(estimates) == 1
+    assert f"({estimates.pop():,} characters for every catalog model)" in page
+    assert f"starts {DEFAULT_OVERLAP_CHARS:,} characters earlier" in page
+    assert f"an estimate of {PLANNING_CHARS_PER_POSITION} characters per token position" in page
+    assert f"({REFUSAL_SAFETY:.0%} of it)" in page.replace(" %", "%")
+    assert OPTIMISTIC_FACTOR == 2 and "up to twice the planning estimate" in page

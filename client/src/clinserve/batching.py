@@ -10,7 +10,7 @@ that should fit. A text longer than one request may carry (or refused even alone
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -21,7 +21,6 @@ __all__ = [
     "Chunk",
     "RequestPlan",
     "plan_requests",
-    "reassemble",
     "resplit",
     "split",
     "validate_texts",
@@ -157,27 +156,6 @@ def resplit(chunk: Chunk, error: RequestTooLargeError) -> list[Chunk]:
     if error.fit_fraction is not None:
         size = min(size, int(len(chunk) * error.fit_fraction))
     return split(chunk.texts, max(size, 1), start=chunk.start)
-
-
-def reassemble(total: int, parts: Iterable[tuple[Chunk, Sequence[T]]]) -> list[T]:
-    """Put per-chunk results back in the caller's order.
-
-    Raises:
-        ValueError: When a chunk's result count differs from its text count, or a text got no
-            result (a bug, never silently ignored).
-    """
-    slots: list[T | None] = [None] * total
-    filled = 0
-    for chunk, results in parts:
-        if len(results) != len(chunk):
-            raise ValueError(
-                f"texts {chunk.start}..{chunk.end - 1}: {len(results)} results for {len(chunk)} texts"
-            )
-        slots[chunk.start : chunk.end] = results
-        filled += len(results)
-    if filled != total or any(slot is None for slot in slots):
-        raise ValueError(f"{total - filled} of {total} texts got no result")
-    return [slot for slot in slots if slot is not None]
 
 
 class CallResults(Generic[T]):

@@ -145,7 +145,6 @@ class DocumentRun:
             merger = DocumentMerger() if self.mode == "document" else SentenceMerger()
             self.planner = PartPlanner(text, target, overlap=overlap, paragraphs=True)
         self.merger = merger
-        self.requests = 0
 
     def next_part(self) -> Part | None:
         """The next part to send, or ``None`` once the document is covered."""

@@ -83,7 +83,8 @@ class Part:
         end: Offset after it.
         exact_begin: True when ``begin`` is where a sentence starts for a request over the whole
             document too (the document's start, a paragraph, a point the merge vouched for);
-            False when the part starts inside the previous part's overlap.
+            False when the part starts inside the previous part's overlap or after a plain
+            whitespace cut.
         next_begin: Where the next part starts when it overlaps this one (``None``: it starts
             at ``end``, or there is none).
         generation: Planner generation; parts planned before a restart are stale.
