@@ -364,14 +364,14 @@ def test_the_numbers_docs_long_documents_quotes_are_the_clients(catalog):
         OPTIMISTIC_FACTOR,
         PLANNING_CHARS_PER_POSITION,
         REFUSAL_SAFETY,
-        _estimated_part_chars,
+        estimated_part_chars,
     )
     from clinserve_runtime.configs import Provenance, ServingSettings, ensemble_config
     from tests.conftest import PROJECT_ROOT
 
     page = " ".join((PROJECT_ROOT / "docs" / "long-documents.md").read_text(encoding="utf-8").split())
     estimates = {
-        _estimated_part_chars(
+        estimated_part_chars(
             ModelInfo.from_config(ensemble_config(spec, ServingSettings(), Provenance("w", True)))
         )
         for spec in catalog.values()

@@ -24,9 +24,12 @@ __all__ = [
     "DEFAULT_OVERLAP_CHARS",
     "FALLBACK_PART_CHARS",
     "MIN_PART_CHARS",
+    "OPTIMISTIC_FACTOR",
     "PLANNING_CHARS_PER_POSITION",
+    "REFUSAL_SAFETY",
     "DocumentRun",
     "document_limit",
+    "estimated_part_chars",
     "first_part_chars",
     "part_limit",
 ]
@@ -60,16 +63,18 @@ def document_limit(info: ModelInfo, mode: str | None, max_document_chars: int | 
 
     ``whole`` mode reads one sequence per text whatever its length: only the character limit
     applies. Per-sentence modes are split exactly (:mod:`clinserve.merging`), so a text that is
-    probably too large is sent in parts at once rather than tried whole. ``windows`` results
-    of parts differ a little from one request's (each part aligns its own windows), so a text
-    that might fit is tried whole first: up to :data:`OPTIMISTIC_FACTOR` times the estimate.
+    probably too large is sent in parts at once rather than tried whole. Entities of parts may
+    differ from one request's past the first join (each part aligns its own windows), so a
+    ``windows`` text that might fit is tried whole first: up to :data:`OPTIMISTIC_FACTOR` times
+    the estimate.
     """
-    limits = [v for v in (part_limit(info, max_document_chars),) if v]
+    limit = part_limit(info, max_document_chars)
     effective = info.effective_mode(mode)
     if effective != "whole" and _has_request_limits(info):
         factor = OPTIMISTIC_FACTOR if effective == "windows" else 1
-        limits.append(_estimated_part_chars(info) * factor)
-    return min(limits) if limits else None
+        estimate = estimated_part_chars(info) * factor
+        limit = estimate if limit is None else min(limit, estimate)
+    return limit
 
 
 def _has_request_limits(info: ModelInfo) -> bool:
@@ -83,7 +88,8 @@ def first_part_chars(length: int, refusal: RequestTooLargeError | None) -> int |
     return max(int(length * refusal.fit_fraction * REFUSAL_SAFETY), MIN_PART_CHARS)
 
 
-def _estimated_part_chars(info: ModelInfo) -> int:
+def estimated_part_chars(info: ModelInfo) -> int:
+    """The planned length of a part from the published request limits (see the module docstring)."""
     budgets = []
     if info.max_padded_tokens_per_request:
         budgets.append(info.max_padded_tokens_per_request)
@@ -124,7 +130,7 @@ class DocumentRun:
         self.text = text
         self.mode = info.effective_mode(mode)
         self.max_part = part_limit(info, max_document_chars) or FALLBACK_PART_CHARS
-        target = min(first_target or _estimated_part_chars(info), self.max_part)
+        target = min(first_target or estimated_part_chars(info), self.max_part)
         merger: Merger
         if info.task == "token_classification":
             if self.mode != "windows":
