@@ -161,9 +161,17 @@ def test_requests_needing_too_many_sequences_are_split_further(client, max_seque
     assert [r.sentences[0].text for r in results] == [f"Text {i} sentence 0." for i in range(64)]
 
 
-def test_one_text_too_large_for_a_request_is_an_invalid_input(client, max_sequences):
-    with pytest.raises(RequestTooLargeError, match=r"texts\[0\] alone is too large"):
-        client.classify_sentences("biomarker", ["Short sentence here. " * (max_sequences + 10)])
+def test_one_text_too_large_for_a_request_is_sent_in_parts(client, max_sequences):
+    text = " ".join(f"Short sentence {i}." for i in range(max_sequences + 10))
+    [result] = client.classify_sentences("biomarker", [text])
+    assert [s.text for s in result.sentences] == [f"Short sentence {i}." for i in range(max_sequences + 10)]
+    assert [s.index for s in result.sentences] == list(range(max_sequences + 10))
+
+
+def test_entities_per_sentence_of_a_text_too_large_for_a_request_ask_for_windows(client, max_sequences):
+    text = "Short sentence here. " * (max_sequences + 10)
+    with pytest.raises(RequestTooLargeError, match=r"texts\[0\] .*use mode='windows'"):
+        client.extract_entities("drug_development_trials", [text], mode="sentences")
 
 
 def test_document_mode_gives_one_averaged_classification_per_text(client, seed_samples):
@@ -192,8 +200,15 @@ def test_a_mode_the_model_does_not_offer_is_refused_before_sending(client):
 
 
 def test_an_unknown_model_raises_model_not_found_with_the_servers_message(client):
-    with pytest.raises(ModelNotFoundError, match="unknown model: 'no_such_model'"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"unknown model: 'no_such_model'.*the server serves biomarker,"
+    ):
         client.classify("no_such_model", ["text"])
+
+
+def test_a_model_name_in_the_wrong_case_is_pointed_out(client):
+    with pytest.raises(ModelNotFoundError, match="names are case-sensitive: did you mean 'biomarker'"):
+        client.classify_sentences("BioMarker", ["text"])
 
 
 def test_an_internal_pipeline_step_is_not_callable_as_a_model(client):
@@ -211,18 +226,16 @@ def test_an_empty_text_is_refused_with_its_index(client):
         client.classify("treatment_changes", ["fine", "   "])
 
 
-def test_a_text_over_the_servers_length_limit_raises_invalid_input(client):
-    with pytest.raises(InvalidInputError) as caught:
+def test_a_text_over_the_servers_length_limit_without_whitespace_cannot_be_split(client):
+    with pytest.raises(InvalidInputError, match=r"texts\[0\] .*hold no whitespace: a document is split only"):
         client.classify("treatment_changes", ["a" * 2_000_001])
-    assert caught.value.status == "INVALID_ARGUMENT"
-    assert "TEXT[0]" in caught.value.message
 
 
-def test_a_server_refusal_in_a_later_request_names_its_texts(client):
-    texts = ["fine"] * 70
-    texts[66] = "a" * 2_000_001
-    with pytest.raises(InvalidInputError, match=r"^\[INVALID_ARGUMENT\] texts\[64:70\]: "):
-        client.classify("treatment_changes", texts)
+def test_a_refusal_in_a_later_request_names_the_text_by_its_index_in_the_callers_list(client, max_sequences):
+    texts = ["A short note."] * 70
+    texts[66] = "Short sentence here. " * (max_sequences + 10)  # too many sentences for one request
+    with pytest.raises(RequestTooLargeError, match=r"^texts\[66\] \(.* characters, sent in parts\): "):
+        client.extract_entities("drug_development_trials", texts, mode="sentences")
 
 
 def test_a_passed_deadline_raises_deadline_exceeded_and_the_client_still_works(client):

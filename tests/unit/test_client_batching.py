@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinserve.batching import Chunk, reassemble, resplit, split, validate_texts
+from clinserve.batching import CallResults, Chunk, plan_requests, resplit, split, validate_texts
 from clinserve.errors import InvalidInputError, RequestTooLargeError, error_from_status
 
 
@@ -44,24 +44,46 @@ def test_split_rejects_a_chunk_size_below_one():
         split(["a"], 0)
 
 
-@given(st.integers(min_value=0, max_value=500), st.integers(min_value=1, max_value=70), st.randoms())
-def test_reassemble_restores_caller_order_whatever_order_chunks_complete_in(count, size, rng):
+@pytest.mark.parametrize(("count", "size"), [(0, 4), (1, 4), (10, 3), (64, 64), (200, 7)])
+def test_call_results_restore_caller_order_whatever_order_chunks_complete_in(count, size):
     texts = [f"t{i}" for i in range(count)]
     parts = [(chunk, [t.upper() for t in chunk.texts]) for chunk in split(texts, size)]
-    rng.shuffle(parts)
-    assert reassemble(count, parts) == [t.upper() for t in texts]
+    random.Random(count).shuffle(parts)
+    results: CallResults[str] = CallResults(count)
+    for chunk, answers in parts:
+        results.fill(chunk, answers)
+    assert results.done() == [t.upper() for t in texts]
 
 
-def test_reassemble_refuses_a_chunk_with_the_wrong_number_of_results():
-    chunk = Chunk(0, ("a", "b"))
+def test_call_results_refuse_a_chunk_with_the_wrong_number_of_results():
     with pytest.raises(ValueError, match="1 results for 2 texts"):
-        reassemble(2, [(chunk, ["A"])])
+        CallResults[str](2).fill(Chunk(0, ("a", "b")), ["A"])
 
 
-def test_reassemble_refuses_missing_chunks():
-    chunks = split(["a", "b", "c"], 2)
+def test_call_results_refuse_missing_texts():
+    results: CallResults[str] = CallResults(3)
+    results.fill(split(["a", "b", "c"], 2)[0], ["A", "B"])
     with pytest.raises(ValueError, match="1 of 3 texts got no result"):
-        reassemble(3, [(chunks[0], ["A", "B"])])
+        results.done()
+
+
+def test_a_text_refused_alone_becomes_a_document_with_its_refusal():
+    results: CallResults[str] = CallResults(4)
+    refusal = RequestTooLargeError("needs too many sequences")
+    results.fill(Chunk(0, ("a", "b")), ["A", refusal])
+    results.fill(Chunk(3, ("d",)), ["D"])
+    assert results.documents([2]) == [(1, refusal), (2, None)]
+    results.set(1, "B")
+    results.set(2, "C")
+    assert results.done() == ["A", "B", "C", "D"]
+
+
+def test_plan_requests_sets_long_texts_aside_and_keeps_the_rest_in_order():
+    texts = ["a", "b", "x" * 50, "c", "d", "e", "y" * 50]
+    plan = plan_requests(texts, 2, document_chars=10)
+    assert [(c.start, c.texts) for c in plan.chunks] == [(0, ("a", "b")), (3, ("c", "d")), (5, ("e",))]
+    assert plan.documents == [2, 6]
+    assert plan_requests(texts, 64, document_chars=None).documents == []
 
 
 def _too_large(needed: int, most: int, what: str = "model sequences") -> RequestTooLargeError:
@@ -115,7 +137,11 @@ def test_validate_texts_refuses_a_bare_string():
         (["ok", b"bytes"], r"texts\[1\] is bytes, not str"),
         (["ok", "", "x"], r"texts\[1\] is empty or whitespace only"),
         (["ok", " \n\t "], r"texts\[1\] is empty or whitespace only"),
-        (["bad \ud800 surrogate"], r"texts\[0\] cannot be encoded as UTF-8 \(character 4"),
+        (["bad \ud800 surrogate"], r"texts\[0\] is not valid Unicode text: character 4 is a lone surrogate"),
+        (
+            [b"ok \xff".decode("utf-8", "surrogateescape")],
+            r"texts\[0\] is not valid UTF-8: character 3 stands for the byte 0xff",
+        ),
     ],
 )
 def test_validate_texts_names_the_bad_text_by_its_index(texts, message):

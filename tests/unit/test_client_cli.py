@@ -5,13 +5,25 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 from typing import Any
 
 import pytest
 
 from clinserve.cli import main as cli
+from clinserve.cli.batch import LineFailed
 from clinserve.cli.inputs import InputError, text_source
-from clinserve.cli.output import Progress, format_table, json_line, model_rows, result_rows
+from clinserve.cli.output import (
+    Progress,
+    error_record,
+    error_row,
+    format_table,
+    json_line,
+    model_rows,
+    result_rows,
+    truncation_warning,
+)
+from clinserve.errors import InvalidInputError, ModelNotFoundError, ServerError, UnavailableError
 from clinserve.model_info import ModelInfo
 from clinserve.options import DEFAULT_URL
 from clinserve.results import (
@@ -76,7 +88,7 @@ def test_classify_without_texts_exits_2_before_connecting(capsys):
 
 def test_headers_and_tls_options_build_the_client_options(tmp_path):
     ca = tmp_path / "ca.pem"
-    ca.write_text("not checked here")
+    ca.write_text("-----BEGIN CERTIFICATE-----\nnot parsed here\n-----END CERTIFICATE-----\n")
     args = cli.build_parser().parse_args(
         ["models", "--header", "X-Team=nlp", "--admin-key", "k", "--ca", str(ca), "--url", "a:1,b:2"]
     )
@@ -95,31 +107,47 @@ def test_a_malformed_header_is_refused():
         cli.client_from_args(args)
 
 
-def test_texts_from_arguments_stdin_lines_and_jsonl(tmp_path):
-    assert list(text_source(["a", "b"], None).texts) == ["a", "b"]
-    stdin = io.StringIO("first line\n\nsecond line\n")
+def records(source) -> list[tuple[int, str | None, str | None]]:
+    return [(r.line, r.text, r.error) for r in source.records]
+
+
+def test_texts_from_arguments_stdin_lines_and_jsonl_keep_their_line_numbers(tmp_path):
+    assert records(text_source(["a", "b"], None)) == [(1, "a", None), (2, "b", None)]
+    stdin = io.BytesIO(b"first line\r\n\n  \nsecond line\n")
     source = text_source(["-"], None, stdin=stdin)
-    assert list(source.texts) == ["first line", "second line"] and source.total is None
+    assert records(source) == [(1, "first line", None), (4, "second line", None)]
+    assert source.total is None
     path = tmp_path / "in.jsonl"
     path.write_text('{"text": "one", "id": 7}\n"two"\n\n{"text": "thr\\u00e9e"}\n', encoding="utf-8")
     source = text_source([], str(path))
     assert source.total == 3 and source.from_file
-    assert list(source.texts) == ["one", "two", "thrée"]
+    assert [(line, text) for line, text, _ in records(source)] == [(1, "one"), (2, "two"), (4, "thrée")]
 
 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{oops", "line 2: not valid JSON"),
-        ('{"txt": "x"}', 'line 2: expected a JSON string or an object with a "text"'),
-        ("42", "line 2: expected a JSON string"),
+        (b"{oops", "line 2: not valid JSON"),
+        (b'{"txt": "x"}', 'line 2: expected a JSON string or an object with a "text"'),
+        (b"42", "line 2: expected a JSON string"),
+        (b'"   "', "line 2 is empty or whitespace only"),
+        (b'"caf\xe9"', r"line 2 is not valid UTF-8: byte 4 \(b'\\xe9'\) cannot be decoded"),
     ],
 )
-def test_bad_jsonl_lines_are_reported_with_their_line_number(tmp_path, line, message):
+def test_a_bad_jsonl_line_is_a_record_naming_its_line_and_the_next_ones_are_read(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
-    path.write_text('"fine"\n' + line + "\n", encoding="utf-8")
-    with pytest.raises(InputError, match=message):
-        list(text_source([], str(path)).texts)
+    path.write_bytes(b'"fine"\n' + line + b'\n"after"\n')
+    first, bad, after = text_source([], str(path)).records
+    assert (first.text, after.line, after.text) == ("fine", 3, "after")
+    assert bad.line == 2 and bad.text is None and re.search(message, bad.error or "")
+
+
+def test_invalid_utf8_on_stdin_names_the_line_and_the_byte():
+    [good, bad] = text_source(["-"], None, stdin=io.BytesIO(b"ok\nab\xffc\n")).records
+    assert good.text == "ok"
+    assert bad.error is not None and bad.error.startswith(
+        "stdin line 2 is not valid UTF-8: byte 2 (b'\\xff')"
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,6 +225,62 @@ def test_json_lines_keep_non_ascii_text_readable():
     assert json.loads(json_line({"a": [1, 2]})) == {"a": [1, 2]}
 
 
+def test_connection_options_are_accepted_before_and_after_the_command(monkeypatch):
+    monkeypatch.delenv(cli.URL_ENV, raising=False)
+    parser = cli.build_parser()
+    before = parser.parse_args(["--url", "h:1", "--timeout", "3", "classify", "-m", "x", "t"])
+    after = parser.parse_args(["classify", "-m", "x", "t", "--url", "h:1", "--timeout", "3"])
+    neither = parser.parse_args(["models"])
+    assert (before.url, before.timeout) == (after.url, after.timeout) == ("h:1", 3.0)
+    assert (neither.url, neither.timeout, neither.header, neither.tls) == (DEFAULT_URL, 60.0, [], False)
+    assert parser.parse_args(["--url", "a:1", "models", "--url", "b:2"]).url == "b:2"  # the later wins
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidInputError("texts[0] is empty"), 2),
+        (ModelNotFoundError("unknown model"), 2),
+        (ValueError("--header x: expected NAME=VALUE"), 2),
+        (UnavailableError("cannot reach h:1"), 1),
+        (ServerError("onnx failed"), 1),
+        (LineFailed(4, "line 4 is not valid UTF-8"), 2),
+        (LineFailed(4, InvalidInputError("TEXT[0] is empty")), 2),
+        (LineFailed(4, ServerError("INTERNAL")), 1),
+    ],
+)
+def test_exit_status_follows_the_kind_of_error(error, status):
+    assert cli.exit_status(error) == status
+
+
+def test_error_rows_records_and_truncation_warnings():
+    error = InvalidInputError("TEXT[0] is empty", status="INVALID_ARGUMENT")
+    assert error_row(7, error, 4) == [
+        "7",
+        "ERROR InvalidInputError",
+        "",
+        "[INVALID_ARGUMENT] TEXT[0] is empty",
+    ]
+    assert error_record(7, 3, error) == {
+        "line": 7,
+        "index": 3,
+        "error": "InvalidInputError",
+        "status": "INVALID_ARGUMENT",
+        "message": "TEXT[0] is empty",
+    }
+    assert error_record(2, 0, "line 2 is not valid JSON")["error"] == "InputError"
+    scores = (LabelScore("a", 1.0),)
+    cut = ClassificationResult(
+        **{**COMMON, "truncated": True, "dropped_tokens": 574131}, label="a", score=1.0, scores=scores
+    )
+    warning = truncation_warning(3, cut, 128)
+    assert warning is not None and "574,131 word-pieces were not read" in warning and "line 3" in warning
+    assert (
+        truncation_warning(3, ClassificationResult(**COMMON, label="a", score=1.0, scores=scores), 128)
+        is None
+    )
+
+
 def test_progress_line_shows_the_bar_count_and_rate():
     now = [0.0]
     stream = io.StringIO()
@@ -209,6 +293,8 @@ def test_progress_line_shows_the_bar_count_and_rate():
     unknown = Progress(None, stream=io.StringIO(), clock=lambda: 1.0)
     unknown.update(5, force=True)
     assert unknown.render().startswith("5 texts")
+    unknown.update(9, errors=2)
+    assert unknown.render().startswith("9 texts  2 failed  ")
 
 
 def test_plugins_add_commands_and_a_broken_plugin_only_warns(monkeypatch, capsys):

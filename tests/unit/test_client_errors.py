@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import os
+import subprocess
+import sys
 
 import pytest
 from tritonclient.utils import InferenceServerException
@@ -183,3 +186,76 @@ def test_a_cancelled_from_a_stopping_server_is_retried_like_any_unavailable_serv
     error = translate(exc)
     assert isinstance(error, UnavailableError) and error.retryable
     assert str(error) == "[CANCELLED] CANCELLED"
+
+
+# Messages gRPC gave on this machine (grpcio 1.85) for each mistake, shortened to what matters.
+REFUSED = (
+    "failing; last error: UNKNOWN: ipv4:127.0.0.1:9: Failed to connect to remote host: Connection refused"
+)
+HTTP_PORT = "connections to all backends failing; last error: UNAVAILABLE: ipv4:127.0.0.1:8000: Socket closed"
+TLS_TO_PLAINTEXT = (
+    "last error: UNKNOWN: ipv4:127.0.0.1:8001: Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL:"
+    " error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER"
+)
+WRONG_CA = "Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: ECDSA routines: BAD_SIGNATURE"
+WRONG_NAME = (
+    "Custom verification check failed with error: UNAUTHENTICATED: Hostname Verification Check failed."
+)
+NO_NAME = "errors resolving nohost.invalid:8001: [hostname lookup error: Domain name not found]"
+
+
+@pytest.mark.parametrize(
+    ("message", "tls", "cause", "retryable"),
+    [
+        (REFUSED, False, "nothing is listening there", True),
+        (HTTP_PORT, False, "probably not a plaintext gRPC port but an HTTP one", True),
+        (HTTP_PORT, True, "may require a client certificate", True),
+        (TLS_TO_PLAINTEXT, True, "the server speaks plaintext gRPC: connect without TLS", False),
+        (WRONG_CA, True, "certificate was not accepted", False),
+        (WRONG_NAME, True, "certificate was not accepted", False),
+        (NO_NAME, False, "host name could not be resolved", True),
+    ],
+)
+def test_a_connection_failure_names_the_address_and_its_likely_cause(message, tls, cause, retryable):
+    exc = InferenceServerException(msg=message, status="StatusCode.UNAVAILABLE")
+    error = translate(exc, "10.0.0.7:8001", tls=tls)
+    assert isinstance(error, UnavailableError)
+    assert error.message.startswith("cannot reach 10.0.0.7:8001: ")
+    assert cause in error.message and message in error.message
+    assert error.retryable is retryable
+
+
+def test_a_tls_mismatch_is_given_up_at_once():
+    from clinserve.options import RetryPolicy
+    from clinserve.retry import Deadline, call_with_retry
+
+    calls = 0
+
+    def attempt(remaining_s: float) -> None:
+        nonlocal calls
+        calls += 1
+        raise translate(InferenceServerException(msg=TLS_TO_PLAINTEXT, status="UNAVAILABLE"), "h:1", tls=True)
+
+    with pytest.raises(UnavailableError):
+        call_with_retry(attempt, RetryPolicy(max_attempts=5), Deadline(10), sleep=lambda s: None)
+    assert calls == 1
+
+
+def test_server_side_unavailability_is_not_rewritten():
+    error = translate(
+        InferenceServerException(msg="in ensemble 'x', Exceeds maximum queue size", status="UNAVAILABLE"),
+        "h:1",
+    )
+    assert isinstance(error, OverloadedError) and not error.message.startswith("cannot reach")
+
+
+def test_importing_the_client_silences_grpc_c_core_logs_unless_the_caller_chose():
+    code = "import os, clinserve; print(os.environ['GRPC_VERBOSITY'])"
+
+    def verbosity(env: dict[str, str]) -> str:
+        run = [sys.executable, "-c", code]
+        return subprocess.run(run, capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+    unset = {k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"}
+    assert verbosity(unset) == "NONE"
+    assert verbosity({**unset, "GRPC_VERBOSITY": "DEBUG"}) == "DEBUG"

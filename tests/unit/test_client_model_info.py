@@ -6,7 +6,7 @@ import pytest
 
 from clinserve.endpoints import EndpointPool, parse_targets
 from clinserve.errors import InvalidInputError, ModelNotFoundError, ResultFormatError
-from clinserve.model_info import KNOWN_MODELS, ModelInfo
+from clinserve.model_info import KNOWN_MODELS, ModelInfo, unknown_model_hint
 from clinserve.options import ChannelOptions, TLSConfig, admin_headers
 from clinserve.results import ResultKind
 from clinserve.transport import channel_arguments
@@ -51,6 +51,33 @@ def test_model_info_reads_the_rendered_ensemble_config(catalog, name):
     token_level = spec.task == "token_classification"
     assert set(info.modes) == set(modes_for(token_level))
     assert info.default_mode == default_mode(token_level=token_level, per_sentence=spec.per_sentence)
+    assert (info.max_text_chars, info.max_sequences_per_request, info.max_padded_tokens_per_request) == (
+        settings.max_text_chars,
+        settings.max_batch_size,
+        settings.max_padded_tokens_per_request,
+    )
+    assert info.effective_mode(None) == info.default_mode
+
+
+def test_a_server_that_publishes_no_request_limits_leaves_them_unknown(catalog):
+    config = ensemble_config(catalog["biomarker"], ServingSettings(), Provenance("w", False))
+    for key in ("max_text_chars", "max_sequences_per_request", "max_padded_tokens_per_request"):
+        del config["parameters"][key]
+    info = ModelInfo.from_config(config)
+    assert info.max_text_chars is None and info.max_sequences_per_request is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "served", "hint"),
+    [
+        ("Biomarker", ["biomarker", "pubmed_multilabel"], "serves biomarker, pubmed_multilabel (names are"
+         " case-sensitive: did you mean 'biomarker'?)"),
+        ("nope", ["b", "a"], "the server serves a, b"),
+        ("nope", [], ""),
+    ],
+)  # fmt: skip
+def test_an_unknown_model_is_answered_with_the_served_names(asked, served, hint):
+    assert unknown_model_hint(asked, served).endswith(hint)
 
 
 def test_the_mode_decides_the_result_kind(catalog):
@@ -177,6 +204,16 @@ def test_tls_config_needs_cert_and_key_together(tmp_path):
         TLSConfig(client_cert=tmp_path / "c.pem")
     with pytest.raises(ValueError, match="cannot read the TLS CA certificate"):
         TLSConfig(root_ca=tmp_path / "missing.pem").read()
+
+
+def test_tls_files_that_are_not_pem_are_refused_before_grpc_sees_them(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValueError, match=r"CA certificate .*notes.txt is not in PEM format"):
+        TLSConfig(root_ca=tmp_path / "notes.txt").read()
+    with pytest.raises(ValueError, match=r"client key .* is not in PEM format.*PRIVATE KEY"):
+        TLSConfig(client_cert=tmp_path / "ca.pem", client_key=tmp_path / "ca.pem").read()
+    assert TLSConfig(root_ca=tmp_path / "ca.pem").read()[0] is not None
 
 
 def test_admin_headers_use_tritons_grpc_prefix():

@@ -48,6 +48,9 @@ def test_configs_are_rendered_from_the_catalog(catalog, name):
     assert list(onnx_cfg.output[0].dims)[-1] == len(spec.labels)
     tokenizer = params(configs[spec.tokenizer_model])
     assert int(tokenizer["max_tokens"]) == spec.max_tokens
+    # Clients split documents by the limits the ensemble publishes: the tokenizer's own.
+    for limit in ("max_text_chars", "max_sequences_per_request", "max_padded_tokens_per_request"):
+        assert params(ensemble)[limit] == tokenizer[limit]
     assert tokenizer["per_sentence"] == ("true" if spec.per_sentence else "false")
     post = params(configs[spec.postprocess_model])
     assert post["task"] == spec.task and ("threshold" in post) == (spec.task == "multi_label")

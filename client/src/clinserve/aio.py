@@ -7,11 +7,12 @@ opened on first use inside the running loop, not in the constructor.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, cast
 
-from clinserve.batching import Chunk, reassemble, resplit, split, validate_texts
+from clinserve.batching import CallResults, Chunk, plan_requests, resplit, validate_texts
 from clinserve.client import (
     DEFAULT_READY_TIMEOUT_S,
     MIN_RPC_TIMEOUT_S,
@@ -19,6 +20,7 @@ from clinserve.client import (
     READY_PROBE_TIMEOUT_S,
     ProgressCallback,
 )
+from clinserve.documents import DocumentRun, document_limit, first_part_chars
 from clinserve.endpoints import EndpointPool, parse_targets
 from clinserve.errors import (
     ClinServeError,
@@ -28,7 +30,7 @@ from clinserve.errors import (
     RequestTooLargeError,
     UnavailableError,
 )
-from clinserve.model_info import KNOWN_MODELS, ModelInfo
+from clinserve.model_info import KNOWN_MODELS, ModelInfo, unknown_model_hint
 from clinserve.options import DEFAULT_URL, ChannelOptions, RetryPolicy
 from clinserve.results import (
     ClassificationResult,
@@ -40,6 +42,7 @@ from clinserve.results import (
     parse_results,
 )
 from clinserve.retry import Deadline, call_with_retry_async
+from clinserve.splitting import Part
 from clinserve.transport import (
     InferenceServerException,
     build_inputs,
@@ -114,7 +117,7 @@ class AsyncClinServeClient:
     async def is_ready(self, *, timeout_s: float = READY_PROBE_TIMEOUT_S) -> bool:
         """True when at least one endpoint reports the server ready."""
         reasons = await asyncio.gather(
-            *(self._not_ready_reason(client, (), timeout_s) for _, client in self._endpoints.endpoints)
+            *(self._not_ready_reason(t, client, (), timeout_s) for t, client in self._endpoints.endpoints)
         )
         return any(reason is None for reason in reasons)
 
@@ -132,7 +135,7 @@ class AsyncClinServeClient:
         while True:
             for target, client in list(pending.items()):
                 probe = min(READY_PROBE_TIMEOUT_S, max(deadline.remaining(), MIN_RPC_TIMEOUT_S))
-                reason = await self._not_ready_reason(client, models, probe)
+                reason = await self._not_ready_reason(target, client, models, probe)
                 if reason is None:
                     del pending[target]
                 else:
@@ -144,7 +147,9 @@ class AsyncClinServeClient:
                 raise DeadlineExceededError(f"not ready after {timeout_s:g}s: {detail}")
             await asyncio.sleep(min(READY_POLL_INTERVAL_S, max(deadline.remaining(), 0.0)))
 
-    async def _not_ready_reason(self, client: Any, models: Sequence[str], timeout_s: float) -> str | None:
+    async def _not_ready_reason(
+        self, target: str, client: Any, models: Sequence[str], timeout_s: float
+    ) -> str | None:
         try:
             if not await client.is_server_ready(headers=self._headers, client_timeout=timeout_s):
                 return "server not ready"
@@ -152,7 +157,7 @@ class AsyncClinServeClient:
                 if not await client.is_model_ready(model, headers=self._headers, client_timeout=timeout_s):
                     return f"model {model!r} not ready"
         except InferenceServerException as exc:
-            return str(translate(exc))
+            return str(translate(exc, target, tls=self.options.tls is not None))
         return None
 
     # -- models ------------------------------------------------------------------------------
@@ -163,17 +168,34 @@ class AsyncClinServeClient:
         """What ``model`` is; cached after the first call. See the sync client."""
         return await self._model_info(model, Deadline(timeout_s or self.options.timeout_s), refresh=refresh)
 
-    async def _model_info(self, model: str, deadline: Deadline, *, refresh: bool = False) -> ModelInfo:
+    async def _model_info(
+        self, model: str, deadline: Deadline, *, refresh: bool = False, explain: bool = True
+    ) -> ModelInfo:
         info = None if refresh else self._models.get(model)
         if info is None:
-            response = await self._call("get_model_config", model, deadline=deadline, as_json=True)
+            try:
+                response = await self._call("get_model_config", model, deadline=deadline, as_json=True)
+            except ModelNotFoundError as error:
+                if explain:
+                    hint = unknown_model_hint(model, await self._served_names(deadline))
+                    error.message += f"; {hint}" if hint else ""
+                raise
             info = ModelInfo.from_config(response["config"])
             self._models[model] = info
         return info
 
+    async def _served_names(self, deadline: Deadline) -> list[str]:
+        """Names of the served clinserve models, or none when they cannot be listed."""
+        try:
+            return [info.name for info in await self._list_models(deadline)]
+        except ClinServeError:
+            return []
+
     async def list_models(self, *, timeout_s: float | None = None) -> list[ModelInfo]:
         """The clinserve models the server serves, with their labels. See the sync client."""
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        return await self._list_models(Deadline(timeout_s or self.options.timeout_s))
+
+    async def _list_models(self, deadline: Deadline) -> list[ModelInfo]:
         try:
             index = await self._call("get_model_repository_index", deadline=deadline, as_json=True)
             names = [m["name"] for m in index.get("models", []) if m.get("state", "READY") == "READY"]
@@ -182,7 +204,7 @@ class AsyncClinServeClient:
         infos = []
         for name in names:
             try:
-                infos.append(await self._model_info(name, deadline, refresh=True))
+                infos.append(await self._model_info(name, deadline, refresh=True, explain=False))
             except ModelNotFoundError:
                 continue
         return sorted(infos, key=lambda info: info.name)
@@ -239,35 +261,45 @@ class AsyncClinServeClient:
         on_progress: ProgressCallback | None,
     ) -> list[Result]:
         checked = validate_texts(texts)
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        timeout = timeout_s or self.options.timeout_s
+        deadline = Deadline(timeout)
         info = await self._model_info(model, deadline)
         info.check_mode(mode)
         if expected_kind is not None:
             info.require_kind(expected_kind, mode)
-        chunks = split(checked, info.max_texts_per_request)
+        plan = plan_requests(
+            checked, info.max_texts_per_request, document_limit(info, mode, self.options.max_document_chars)
+        )
+        results: CallResults[Result] = CallResults(len(checked))
         limit = asyncio.Semaphore(self.options.max_concurrent_requests)
         done = 0
 
-        async def run_chunk(chunk: Chunk) -> tuple[Chunk, list[Result]]:
+        def progress(count: int) -> None:
             nonlocal done
-            async with limit:
-                results = await self._infer_chunk(info, chunk, mode, deadline, len(checked))
-            done += len(chunk)
+            done += count
             if on_progress is not None:
                 on_progress(done, len(checked))
-            return chunk, results
 
-        tasks = [asyncio.ensure_future(run_chunk(chunk)) for chunk in chunks]
+        async def run_chunk(chunk: Chunk) -> None:
+            async with limit:
+                answers = await self._infer_chunk(info, chunk, mode, deadline, len(checked))
+            results.fill(chunk, answers)
+            progress(len(chunk))
+
+        tasks = [asyncio.ensure_future(run_chunk(chunk)) for chunk in plan.chunks]
         try:
-            parts = await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
-        return reassemble(len(checked), parts)
+        for index, refusal in results.documents(plan.documents):
+            results.set(index, await self._run_document(info, index, checked[index], mode, timeout, refusal))
+            progress(1)
+        return results.done()
 
     async def _infer_chunk(
         self, info: ModelInfo, chunk: Chunk, mode: str | None, deadline: Deadline, total: int
-    ) -> list[Result]:
+    ) -> list[Result | RequestTooLargeError]:
         inputs = build_inputs(chunk.texts)
         try:
             response = await self._call(
@@ -279,7 +311,9 @@ class AsyncClinServeClient:
                 parameters=request_parameters(mode),
             )
         except RequestTooLargeError as error:
-            results: list[Result] = []
+            if len(chunk) == 1:
+                return [error]  # this text alone is too large: the caller sends it in parts
+            results: list[Result | RequestTooLargeError] = []
             for part in resplit(chunk, error):
                 results.extend(await self._infer_chunk(info, part, mode, deadline, total))
             return results
@@ -288,7 +322,77 @@ class AsyncClinServeClient:
                 error.message = f"texts[{chunk.start}:{chunk.end}]: {error.message}"
             raise
         elements = result_elements(response, len(chunk), info.name)
-        return parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start)
+        return list(parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start))
+
+    async def _run_document(
+        self,
+        info: ModelInfo,
+        index: int,
+        text: str,
+        mode: str | None,
+        timeout_s: float,
+        refusal: RequestTooLargeError | None,
+    ) -> Result:
+        """One text sent in parts, up to ``max_concurrent_requests`` at once. See the sync client."""
+        try:
+            run = DocumentRun(
+                text,
+                info,
+                mode,
+                max_document_chars=self.options.max_document_chars,
+                first_target=first_part_chars(len(text), refusal),
+            )
+            in_flight: deque[tuple[Part, asyncio.Task[Result] | None]] = deque()
+            try:
+                while True:
+                    while len(in_flight) < self.options.max_concurrent_requests:
+                        part = run.next_part()
+                        if part is None:
+                            break
+                        part_text = run.part_text(part)
+                        task = None
+                        if part_text is not None:
+                            task = asyncio.ensure_future(
+                                self._infer_part(info, part_text, run.request_mode, timeout_s)
+                            )
+                        in_flight.append((part, task))
+                    if not in_flight:
+                        return run.result()
+                    part, task = in_flight.popleft()
+                    if not run.is_current(part):
+                        if task is not None:
+                            task.cancel()  # planned before a restart: its answer is not needed
+                        continue
+                    try:
+                        result = await task if task is not None else None
+                    except RequestTooLargeError as error:
+                        run.refused(part, error)
+                        continue
+                    except ClinServeError as error:
+                        error.message = f"characters {part.begin:,}-{part.end:,}: {error.message}"
+                        raise
+                    run.accept(part, result)
+            finally:
+                for _, pending in in_flight:
+                    if pending is not None:
+                        pending.cancel()
+        except ClinServeError as error:
+            error.message = f"texts[{index}] ({len(text):,} characters, sent in parts): {error.message}"
+            raise
+
+    async def _infer_part(self, info: ModelInfo, text: str, request_mode: str, timeout_s: float) -> Result:
+        """One part of a document, in the mode its merge needs."""
+        response = await self._call(
+            "infer",
+            info.name,
+            build_inputs([text]),
+            deadline=Deadline(timeout_s),
+            outputs=build_outputs(),
+            parameters=request_parameters(request_mode),
+        )
+        elements = result_elements(response, 1, info.name)
+        [result] = parse_results(elements, info.kind_for(request_mode), model=info.name)
+        return result
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -307,7 +411,7 @@ class AsyncClinServeClient:
                     *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
-                error = translate(exc)
+                error = translate(exc, target, tls=self.options.tls is not None)
                 if isinstance(error, UnavailableError):
                     pool.mark_unavailable(target)
                 raise error from exc

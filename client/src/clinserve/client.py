@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Any, Callable, cast
 
-from clinserve.batching import Chunk, reassemble, resplit, split, validate_texts
+from clinserve.batching import CallResults, Chunk, plan_requests, resplit, validate_texts
+from clinserve.documents import DocumentRun, document_limit, first_part_chars
 from clinserve.endpoints import EndpointPool, parse_targets
 from clinserve.errors import (
     ClinServeError,
@@ -24,7 +26,7 @@ from clinserve.errors import (
     RequestTooLargeError,
     UnavailableError,
 )
-from clinserve.model_info import KNOWN_MODELS, ModelInfo
+from clinserve.model_info import KNOWN_MODELS, ModelInfo, unknown_model_hint
 from clinserve.options import DEFAULT_URL, ChannelOptions, RetryPolicy
 from clinserve.results import (
     ClassificationResult,
@@ -36,6 +38,7 @@ from clinserve.results import (
     parse_results,
 )
 from clinserve.retry import Deadline, call_with_retry
+from clinserve.splitting import Part
 from clinserve.transport import (
     InferenceServerException,
     build_inputs,
@@ -125,7 +128,8 @@ class ClinServeClient:
     def is_ready(self, *, timeout_s: float = READY_PROBE_TIMEOUT_S) -> bool:
         """True when at least one endpoint reports the server ready."""
         return any(
-            self._not_ready_reason(client, (), timeout_s) is None for _, client in self._pool.endpoints
+            self._not_ready_reason(target, client, (), timeout_s) is None
+            for target, client in self._pool.endpoints
         )
 
     def wait_until_ready(
@@ -142,7 +146,7 @@ class ClinServeClient:
         while True:
             for target, client in list(pending.items()):
                 probe = min(READY_PROBE_TIMEOUT_S, max(deadline.remaining(), MIN_RPC_TIMEOUT_S))
-                reason = self._not_ready_reason(client, models, probe)
+                reason = self._not_ready_reason(target, client, models, probe)
                 if reason is None:
                     del pending[target]
                 else:
@@ -154,7 +158,9 @@ class ClinServeClient:
                 raise DeadlineExceededError(f"not ready after {timeout_s:g}s: {detail}")
             time.sleep(min(READY_POLL_INTERVAL_S, max(deadline.remaining(), 0.0)))
 
-    def _not_ready_reason(self, client: Any, models: Sequence[str], timeout_s: float) -> str | None:
+    def _not_ready_reason(
+        self, target: str, client: Any, models: Sequence[str], timeout_s: float
+    ) -> str | None:
         try:
             if not client.is_server_ready(headers=self._headers, client_timeout=timeout_s):
                 return "server not ready"
@@ -162,7 +168,7 @@ class ClinServeClient:
                 if not client.is_model_ready(model, headers=self._headers, client_timeout=timeout_s):
                     return f"model {model!r} not ready"
         except InferenceServerException as exc:
-            return str(translate(exc))
+            return str(translate(exc, target, tls=self.options.tls is not None))
         return None
 
     # -- models ------------------------------------------------------------------------------
@@ -175,13 +181,28 @@ class ClinServeClient:
         """
         return self._model_info(model, Deadline(timeout_s or self.options.timeout_s), refresh=refresh)
 
-    def _model_info(self, model: str, deadline: Deadline, *, refresh: bool = False) -> ModelInfo:
+    def _model_info(
+        self, model: str, deadline: Deadline, *, refresh: bool = False, explain: bool = True
+    ) -> ModelInfo:
         info = None if refresh else self._models.get(model)
         if info is None:
-            response = self._call("get_model_config", model, deadline=deadline, as_json=True)
+            try:
+                response = self._call("get_model_config", model, deadline=deadline, as_json=True)
+            except ModelNotFoundError as error:
+                if explain:
+                    hint = unknown_model_hint(model, self._served_names(deadline))
+                    error.message += f"; {hint}" if hint else ""
+                raise
             info = ModelInfo.from_config(response["config"])
             self._models[model] = info
         return info
+
+    def _served_names(self, deadline: Deadline) -> list[str]:
+        """Names of the served clinserve models, or none when they cannot be listed."""
+        try:
+            return [info.name for info in self._list_models(deadline)]
+        except ClinServeError:
+            return []
 
     def list_models(self, *, timeout_s: float | None = None) -> list[ModelInfo]:
         """The clinserve models the server serves, with their labels, sorted by name.
@@ -190,7 +211,9 @@ class ClinServeClient:
         (:func:`~clinserve.admin_headers`) every served clinserve model is listed, imported ones
         included; without it, the catalog's model names are probed.
         """
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        return self._list_models(Deadline(timeout_s or self.options.timeout_s))
+
+    def _list_models(self, deadline: Deadline) -> list[ModelInfo]:
         try:
             index = self._call("get_model_repository_index", deadline=deadline, as_json=True)
             names = [m["name"] for m in index.get("models", []) if m.get("state", "READY") == "READY"]
@@ -199,7 +222,7 @@ class ClinServeClient:
         infos = []
         for name in names:
             try:
-                infos.append(self._model_info(name, deadline, refresh=True))
+                infos.append(self._model_info(name, deadline, refresh=True, explain=False))
             except ModelNotFoundError:
                 continue
         return sorted(infos, key=lambda info: info.name)
@@ -273,38 +296,52 @@ class ClinServeClient:
         on_progress: ProgressCallback | None,
     ) -> list[Result]:
         checked = validate_texts(texts)
-        deadline = Deadline(timeout_s or self.options.timeout_s)
+        timeout = timeout_s or self.options.timeout_s
+        deadline = Deadline(timeout)
         info = self._model_info(model, deadline)
         info.check_mode(mode)
         if expected_kind is not None:
             info.require_kind(expected_kind, mode)
-        chunks = split(checked, info.max_texts_per_request)
-        if len(chunks) <= 1:
-            results = self._infer_chunk(info, chunks[0], mode, deadline, len(checked)) if chunks else []
-            if on_progress is not None and chunks:
-                on_progress(len(checked), len(checked))
-            return results
-        futures: dict[Future[list[Result]], Chunk] = {
-            self._get_executor().submit(self._infer_chunk, info, chunk, mode, deadline, len(checked)): chunk
-            for chunk in chunks
-        }
-        parts: list[tuple[Chunk, list[Result]]] = []
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    parts.append((futures[future], future.result()))
-                if on_progress is not None:
-                    on_progress(sum(len(chunk) for chunk, _ in parts), len(checked))
-        finally:
-            for future in pending:
-                future.cancel()
-        return reassemble(len(checked), parts)
+        plan = plan_requests(
+            checked, info.max_texts_per_request, document_limit(info, mode, self.options.max_document_chars)
+        )
+        results: CallResults[Result] = CallResults(len(checked))
+        done = 0
+
+        def progress(count: int) -> None:
+            nonlocal done
+            done += count
+            if on_progress is not None:
+                on_progress(done, len(checked))
+
+        if len(plan.chunks) == 1:
+            [chunk] = plan.chunks
+            results.fill(chunk, self._infer_chunk(info, chunk, mode, deadline, len(checked)))
+            progress(len(chunk))
+        elif plan.chunks:
+            executor = self._get_executor()
+            futures: dict[Future[list[Result | RequestTooLargeError]], Chunk] = {
+                executor.submit(self._infer_chunk, info, chunk, mode, deadline, len(checked)): chunk
+                for chunk in plan.chunks
+            }
+            pending = set(futures)
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        results.fill(futures[future], future.result())
+                        progress(len(futures[future]))
+            finally:
+                for future in pending:
+                    future.cancel()
+        for index, refusal in results.documents(plan.documents):
+            results.set(index, self._run_document(info, index, checked[index], mode, timeout, refusal))
+            progress(1)
+        return results.done()
 
     def _infer_chunk(
         self, info: ModelInfo, chunk: Chunk, mode: str | None, deadline: Deadline, total: int
-    ) -> list[Result]:
+    ) -> list[Result | RequestTooLargeError]:
         inputs = build_inputs(chunk.texts)
         try:
             response = self._call(
@@ -316,7 +353,9 @@ class ClinServeClient:
                 parameters=request_parameters(mode),
             )
         except RequestTooLargeError as error:
-            results: list[Result] = []
+            if len(chunk) == 1:
+                return [error]  # this text alone is too large: the caller sends it in parts
+            results: list[Result | RequestTooLargeError] = []
             for part in resplit(chunk, error):
                 results.extend(self._infer_chunk(info, part, mode, deadline, total))
             return results
@@ -325,7 +364,78 @@ class ClinServeClient:
                 error.message = f"texts[{chunk.start}:{chunk.end}]: {error.message}"
             raise
         elements = result_elements(response, len(chunk), info.name)
-        return parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start)
+        return list(parse_results(elements, info.kind_for(mode), model=info.name, first_index=chunk.start))
+
+    def _run_document(
+        self,
+        info: ModelInfo,
+        index: int,
+        text: str,
+        mode: str | None,
+        timeout_s: float,
+        refusal: RequestTooLargeError | None,
+    ) -> Result:
+        """One text sent in parts, up to ``max_concurrent_requests`` at once, merged in order.
+
+        Each part's request gets the call's timeout (a document of megabytes takes minutes).
+        """
+        try:
+            run = DocumentRun(
+                text,
+                info,
+                mode,
+                max_document_chars=self.options.max_document_chars,
+                first_target=first_part_chars(len(text), refusal),
+            )
+            in_flight: deque[tuple[Part, Future[Result] | None]] = deque()
+            try:
+                while True:
+                    while len(in_flight) < self.options.max_concurrent_requests:
+                        part = run.next_part()
+                        if part is None:
+                            break
+                        part_text = run.part_text(part)
+                        future = None
+                        if part_text is not None:
+                            future = self._get_executor().submit(
+                                self._infer_part, info, part_text, run.request_mode, timeout_s
+                            )
+                        in_flight.append((part, future))
+                    if not in_flight:
+                        return run.result()
+                    part, future = in_flight.popleft()
+                    if not run.is_current(part):
+                        continue  # planned before a restart: its answer is not needed
+                    try:
+                        result = future.result() if future is not None else None
+                    except RequestTooLargeError as error:
+                        run.refused(part, error)
+                        continue
+                    except ClinServeError as error:
+                        error.message = f"characters {part.begin:,}-{part.end:,}: {error.message}"
+                        raise
+                    run.accept(part, result)
+            finally:
+                for _, pending in in_flight:
+                    if pending is not None:
+                        pending.cancel()
+        except ClinServeError as error:
+            error.message = f"texts[{index}] ({len(text):,} characters, sent in parts): {error.message}"
+            raise
+
+    def _infer_part(self, info: ModelInfo, text: str, request_mode: str, timeout_s: float) -> Result:
+        """One part of a document, in the mode its merge needs."""
+        response = self._call(
+            "infer",
+            info.name,
+            build_inputs([text]),
+            deadline=Deadline(timeout_s),
+            outputs=build_outputs(),
+            parameters=request_parameters(request_mode),
+        )
+        elements = result_elements(response, 1, info.name)
+        [result] = parse_results(elements, info.kind_for(request_mode), model=info.name)
+        return result
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -350,7 +460,7 @@ class ClinServeClient:
                     *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
-                error = translate(exc)
+                error = translate(exc, target, tls=self.options.tls is not None)
                 if isinstance(error, UnavailableError):
                     self._pool.mark_unavailable(target)
                 raise error from exc

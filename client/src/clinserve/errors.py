@@ -36,6 +36,7 @@ __all__ = [
     "TimeoutError",
     "UnavailableError",
     "error_from_status",
+    "explain_connection_failure",
 ]
 
 _QUEUE_FULL = "exceeds maximum queue size"
@@ -188,3 +189,90 @@ def error_from_status(status: str | None, message: str) -> ClinServeError:
     else:
         error_type = ServerError
     return error_type(message, status=name)
+
+
+# Connection failures as gRPC reports them (lower case), with what a person should check. The
+# order matters: the first match explains the failure. Those marked False cannot succeed when
+# tried again (a TLS mismatch stays a mismatch), so they are not retried.
+_CONNECTION_FAILURES: tuple[tuple[str, bool, str, str], ...] = (
+    # (pattern, retryable, explanation over plaintext, explanation over TLS)
+    (
+        "connection refused",
+        True,
+        "nothing is listening there: is the server running, and is this its gRPC port"
+        " (Triton's default is 8001)?",
+        "nothing is listening there: is the server running, and is this its gRPC port"
+        " (Triton's default is 8001)?",
+    ),
+    (
+        "wrong_version_number",
+        False,
+        "",
+        "the TLS handshake failed because the server speaks plaintext gRPC: connect without TLS",
+    ),
+    (
+        "failed to create security handshaker",
+        False,
+        "",
+        "the TLS settings could not be used: check that the CA certificate, client certificate"
+        " and key are PEM files",
+    ),
+    (
+        "tls handshake failed",
+        False,
+        "",
+        "the server's certificate was not accepted: check the CA certificate that signed it and"
+        " the name it is checked against (server_name / --server-name)",
+    ),
+    (
+        "verification check failed",
+        False,
+        "",
+        "the server's certificate was not accepted: check the CA certificate that signed it and"
+        " the name it is checked against (server_name / --server-name)",
+    ),
+    (
+        "socket closed",
+        True,
+        "the server closed the connection without a gRPC answer: this is probably not a plaintext"
+        " gRPC port but an HTTP one (Triton serves HTTP on 8000, gRPC on 8001) or a server that"
+        " expects TLS",
+        "the server closed the TLS connection: it may require a client certificate (mutual TLS:"
+        " client_cert and client_key / --cert and --key), or it is restarting",
+    ),
+    (
+        "resolv",  # "errors resolving", "name resolution"
+        True,
+        "the host name could not be resolved: check the address",
+        "the host name could not be resolved: check the address",
+    ),
+    (
+        "domain name not found",
+        True,
+        "the host name could not be resolved: check the address",
+        "the host name could not be resolved: check the address",
+    ),
+)
+
+
+def explain_connection_failure(error: ClinServeError, target: str, *, tls: bool) -> None:
+    """Say which address failed and the likely cause, for a connection failure.
+
+    Rewrites ``error.message`` as "cannot reach <target>: <cause> (<gRPC's message>)" and marks
+    the error not retryable when trying again cannot help (a TLS mismatch). Errors that are not
+    connection failures are left as they are.
+
+    Args:
+        error: The error of one attempt (only :class:`UnavailableError` is explained).
+        target: The address the attempt dialled.
+        tls: Whether the channel uses TLS.
+    """
+    if not isinstance(error, UnavailableError) or error.message.startswith("cannot reach "):
+        return
+    lowered = error.message.lower()
+    for pattern, retryable, plaintext, secure in _CONNECTION_FAILURES:
+        cause = secure if tls else plaintext
+        if pattern in lowered and cause:
+            error.message = f"cannot reach {target}: {cause} ({error.message})"
+            error.retryable = retryable
+            return

@@ -8,14 +8,21 @@ from. That is all the client needs to pick the result type and to split long lis
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clinserve.errors import InvalidInputError, ModelNotFoundError, ResultFormatError
 from clinserve.results import ResultKind
 
-__all__ = ["DEFAULT_MAX_TEXTS_PER_REQUEST", "KNOWN_MODELS", "TASKS", "TASK_METHODS", "ModelInfo"]
+__all__ = [
+    "DEFAULT_MAX_TEXTS_PER_REQUEST",
+    "KNOWN_MODELS",
+    "TASKS",
+    "TASK_METHODS",
+    "ModelInfo",
+    "unknown_model_hint",
+]
 
 #: The public names of the catalog's models. ``list_models`` probes these when the server
 #: keeps its model index behind the admin key (a unit test checks them against the catalog).
@@ -57,6 +64,11 @@ class ModelInfo:
             classifiers ``whole``, ``sentences``, ``document``; token classifiers ``windows``,
             ``sentences``. Empty for a server without modes.
         default_mode: The mode of a call that names none.
+        max_text_chars: Longest text one request may carry, in characters (``None`` from a server
+            that does not publish it). Longer documents are split by the client.
+        max_sequences_per_request: Most model sequences (sentences, windows) one request may need.
+        max_padded_tokens_per_request: Most token positions (sequences x padded length) one
+            request may need.
     """
 
     name: str
@@ -71,17 +83,30 @@ class ModelInfo:
     threshold: float | None = None
     modes: tuple[str, ...] = ()
     default_mode: str | None = None
+    max_text_chars: int | None = None
+    max_sequences_per_request: int | None = None
+    max_padded_tokens_per_request: int | None = None
 
     @property
     def result_kind(self) -> str:
         """The :class:`~clinserve.results.ResultKind` this model returns in its default mode."""
         return self.kind_for(None)
 
+    def effective_mode(self, mode: str | None) -> str:
+        """The mode a call in ``mode`` runs in (``None``: the model's default)."""
+        if mode:
+            return mode
+        if self.default_mode:
+            return self.default_mode
+        if self.task == "token_classification":
+            return "windows"
+        return "sentences" if self.per_sentence else "whole"
+
     def kind_for(self, mode: str | None) -> str:
         """The :class:`~clinserve.results.ResultKind` of a call in ``mode`` (``None``: default)."""
         if self.task == "token_classification":
             return ResultKind.ENTITIES
-        effective = mode or self.default_mode or ("sentences" if self.per_sentence else "whole")
+        effective = self.effective_mode(mode)
         if effective == "sentences":
             return ResultKind.SENTENCES
         if self.task == "multi_label":
@@ -130,6 +155,9 @@ class ModelInfo:
             "threshold": self.threshold,
             "modes": list(self.modes),
             "default_mode": self.default_mode,
+            "max_text_chars": self.max_text_chars,
+            "max_sequences_per_request": self.max_sequences_per_request,
+            "max_padded_tokens_per_request": self.max_padded_tokens_per_request,
         }
 
     @classmethod
@@ -174,6 +202,11 @@ class ModelInfo:
             except ValueError as exc:
                 raise ResultFormatError(f"model {name!r}: parameter {key!r} is not an integer") from exc
 
+        def limit(key: str) -> int | None:
+            # Request limits are published by newer servers only; without them the client
+            # learns a limit from the server's refusal instead.
+            return integer(key) if params.get(key) else None
+
         task = require("task")
         if task not in TASKS:
             raise ResultFormatError(f"model {name!r}: unknown task {task!r} (this client knows {TASKS})")
@@ -193,7 +226,24 @@ class ModelInfo:
             threshold=threshold,
             modes=tuple(modes),
             default_mode=params.get("default_mode") or None,
+            max_text_chars=limit("max_text_chars"),
+            max_sequences_per_request=limit("max_sequences_per_request"),
+            max_padded_tokens_per_request=limit("max_padded_tokens_per_request"),
         )
+
+
+def unknown_model_hint(model: str, served: Sequence[str]) -> str:
+    """What to tell a caller who asked for ``model``, which is not served: the names that are.
+
+    A name that differs from a served one only in case is pointed out (names are case-sensitive).
+    """
+    if not served:
+        return ""
+    hint = f"the server serves {', '.join(sorted(served))}"
+    same = [name for name in served if name.lower() == model.lower()]
+    if same:
+        hint += f" (names are case-sensitive: did you mean {same[0]!r}?)"
+    return hint
 
 
 def _string_list(raw: str, model: str, key: str) -> list[str]:

@@ -119,20 +119,31 @@ class TLSConfig:
             raise ValueError("mutual TLS needs both client_cert and client_key")
 
     def read(self) -> tuple[bytes | None, bytes | None, bytes | None]:
-        """``(root_ca, client_key, client_cert)`` file contents, ``None`` where not set."""
+        """``(root_ca, client_key, client_cert)`` file contents, ``None`` where not set.
 
-        def load(path: Path | None, what: str) -> bytes | None:
+        Raises:
+            ValueError: When a file cannot be read or is not PEM of the expected kind (gRPC would
+                only fail later, at the first call, with a vaguer message).
+        """
+
+        def load(path: Path | None, what: str, marker: bytes) -> bytes | None:
             if path is None:
                 return None
             try:
-                return Path(path).read_bytes()
+                content = Path(path).read_bytes()
             except OSError as exc:
                 raise ValueError(f"cannot read the TLS {what} {path}: {exc.strerror}") from exc
+            if b"-----BEGIN " not in content or marker not in content:
+                raise ValueError(
+                    f"the TLS {what} {path} is not in PEM format: it has no"
+                    f" '-----BEGIN ...{marker.decode()}' block"
+                )
+            return content
 
         return (
-            load(self.root_ca, "CA certificate"),
-            load(self.client_key, "client key"),
-            load(self.client_cert, "client certificate"),
+            load(self.root_ca, "CA certificate", b"CERTIFICATE-----"),
+            load(self.client_key, "client key", b"PRIVATE KEY-----"),
+            load(self.client_cert, "client certificate", b"CERTIFICATE-----"),
         )
 
 
@@ -149,6 +160,8 @@ class ChannelOptions:
         endpoint_cooldown_s: How long an unavailable endpoint of a list is skipped.
         keepalive_time_ms: HTTP/2 keepalive ping interval (``None``: gRPC's default, off).
         channel_args: Further raw gRPC channel arguments, appended last.
+        max_document_chars: Longest text sent in one request; a longer one is sent in parts and
+            merged (``None``: as long as the model's published ``max_text_chars`` allows).
     """
 
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -159,8 +172,11 @@ class ChannelOptions:
     endpoint_cooldown_s: float = DEFAULT_ENDPOINT_COOLDOWN_S
     keepalive_time_ms: int | None = None
     channel_args: tuple[tuple[str, str | int], ...] = ()
+    max_document_chars: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_document_chars is not None and self.max_document_chars < 1:
+            raise ValueError(f"max_document_chars must be positive, got {self.max_document_chars}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
         if self.max_concurrent_requests < 1:

@@ -5,13 +5,20 @@ Everything tritonclient- and grpc-specific lives here so the clients read as pla
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from clinserve.errors import ClinServeError, error_from_status
+from clinserve.errors import ClinServeError, error_from_status, explain_connection_failure
 from clinserve.options import ChannelOptions
+
+# gRPC's C core writes its own log lines to stderr (TLS handshake failures, unreadable
+# certificates, ...). The client turns every failure into a ClinServeError that names the address
+# and the likely cause, so those lines are silenced unless the caller chose a verbosity: gRPC
+# reads GRPC_VERBOSITY once, when it is first imported (docs/client.md, "Logging").
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 try:
     import grpc
@@ -101,6 +108,15 @@ def result_elements(response: Any, expected: int, model: str) -> list[bytes]:
     return elements
 
 
-def translate(exc: InferenceServerException) -> ClinServeError:
-    """The client error for a tritonclient exception (status and message kept)."""
-    return error_from_status(exc.status(), exc.message() or str(exc))
+def translate(
+    exc: InferenceServerException, target: str | None = None, *, tls: bool = False
+) -> ClinServeError:
+    """The client error for a tritonclient exception (status and message kept).
+
+    With ``target``, a connection failure also names the address and its likely cause
+    (:func:`~clinserve.errors.explain_connection_failure`).
+    """
+    error = error_from_status(exc.status(), exc.message() or str(exc))
+    if target is not None:
+        explain_connection_failure(error, target, tls=tls)
+    return error

@@ -1,4 +1,4 @@
-"""What the command-line tool prints: aligned tables, JSON lines, and a progress line."""
+"""What the command-line tool prints: aligned tables, JSON lines, warnings and a progress line."""
 
 from __future__ import annotations
 
@@ -8,17 +8,30 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable, TextIO
 
+from clinserve.errors import ClinServeError
 from clinserve.model_info import ModelInfo
 from clinserve.results import (
     ClassificationResult,
     EntitiesResult,
     MultiLabelResult,
     Result,
+    ResultKind,
     SentencePrediction,
     SentenceResult,
 )
 
-__all__ = ["MODEL_HEADERS", "Progress", "format_table", "json_line", "model_rows", "result_rows"]
+__all__ = [
+    "MODEL_HEADERS",
+    "RESULT_HEADERS",
+    "Progress",
+    "error_record",
+    "error_row",
+    "format_table",
+    "json_line",
+    "model_rows",
+    "result_rows",
+    "truncation_warning",
+]
 
 #: Widest text cell in a table; longer text is cut with an ellipsis.
 TEXT_COLUMN_WIDTH = 60
@@ -27,11 +40,12 @@ LABELS_COLUMN_WIDTH = 48
 #: Least time between two redraws of the progress line, in seconds.
 PROGRESS_REDRAW_S = 0.1
 
+#: Table columns per result kind; the first is the input line the row answers.
 RESULT_HEADERS = {
-    ClassificationResult: ("#", "label", "score", "text"),
-    MultiLabelResult: ("#", "labels above threshold", "text"),
-    SentenceResult: ("#", "sentence", "span", "label", "score", "text"),
-    EntitiesResult: ("#", "entity", "span", "confidence", "text"),
+    ResultKind.CLASSIFICATION: ("line", "label", "score", "text"),
+    ResultKind.MULTI_LABEL: ("line", "labels above threshold", "text"),
+    ResultKind.SENTENCES: ("line", "sentence", "span", "label", "score", "text"),
+    ResultKind.ENTITIES: ("line", "entity", "span", "confidence", "text"),
 }
 MODEL_HEADERS = ("model", "task", "labels", "max texts", "weights")
 
@@ -53,9 +67,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
-def result_rows(index: int, text: str, result: Result) -> list[list[str]]:
-    """Table rows for the result of text number ``index`` (one row per sentence or entity)."""
-    number = str(index)
+def result_rows(line: int, text: str, result: Result) -> list[list[str]]:
+    """Table rows for the result of the text on input line ``line`` (one per sentence or entity)."""
+    number = str(line)
     if isinstance(result, ClassificationResult):
         return [[number, result.label, f"{result.score:.4f}", shorten(text)]]
     if isinstance(result, MultiLabelResult):
@@ -83,9 +97,40 @@ def _sentence_answer(sentence: SentencePrediction) -> list[str]:
     return [", ".join(f"{item.label} {item.score:.2f}" for item in sentence.labels) or "(none)", ""]
 
 
-def result_headers(result: Result) -> tuple[str, ...]:
-    """Column names for tables of results like ``result``."""
-    return RESULT_HEADERS[type(result)]
+def error_row(line: int, error: ClinServeError | str, columns: int) -> list[str]:
+    """A table row for an input line that failed: ``ERROR`` and the message in the text column."""
+    kind = type(error).__name__ if isinstance(error, ClinServeError) else "InputError"
+    return [str(line), f"ERROR {kind}", *([""] * (columns - 3)), str(error)]
+
+
+def error_record(line: int, index: int, error: ClinServeError | str) -> dict[str, Any]:
+    """The JSON record of an input line that failed: its line, the error kind and message."""
+    if isinstance(error, ClinServeError):
+        return {
+            "line": line,
+            "index": index,
+            "error": type(error).__name__,
+            "status": error.status,
+            "message": error.message,
+        }
+    return {"line": line, "index": index, "error": "InputError", "status": None, "message": error}
+
+
+def truncation_warning(line: int, result: Result, max_tokens: int) -> str | None:
+    """A warning for a result that did not read all of its text, or ``None``."""
+    if not result.truncated:
+        return None
+    if isinstance(result, SentenceResult):
+        cut = sum(1 for s in result.sentences if s.truncated)
+        return (
+            f"line {line}: {cut} sentence(s) longer than the model's {max_tokens} tokens were cut:"
+            f" {result.dropped_tokens:,} word-pieces were not read"
+        )
+    return (
+        f"line {line}: the text was cut at the model's {max_tokens} tokens:"
+        f" {result.dropped_tokens:,} word-pieces were not read (--mode sentences or --mode document"
+        " reads all of it)"
+    )
 
 
 def model_rows(models: Sequence[ModelInfo]) -> list[list[str]]:
@@ -130,20 +175,27 @@ class Progress:
         self._start = clock()
         self._last_draw = float("-inf")
         self.done = 0
+        self.errors = 0
 
     def render(self) -> str:
         """The current line, without the carriage return."""
         elapsed = max(self._clock() - self._start, 1e-9)
         rate = f"{self.done / elapsed:.1f} texts/s"
+        errors = f"  {self.errors} failed" if self.errors else ""
         if self.total:
             filled = int(self.BAR_WIDTH * min(self.done, self.total) / self.total)
             bar = "#" * filled + "." * (self.BAR_WIDTH - filled)
-            return f"[{bar}] {self.done}/{self.total} texts  {rate}"
-        return f"{self.done} texts  {rate}"
+            return f"[{bar}] {self.done}/{self.total} texts{errors}  {rate}"
+        return f"{self.done} texts{errors}  {rate}"
 
-    def update(self, done: int, *, force: bool = False) -> None:
-        """Record ``done`` texts finished and redraw (at most every ``PROGRESS_REDRAW_S``)."""
+    def update(self, done: int, *, errors: int | None = None, force: bool = False) -> None:
+        """Record ``done`` texts finished (``errors`` of them failed) and redraw.
+
+        Redraws at most every ``PROGRESS_REDRAW_S`` unless ``force``.
+        """
         self.done = done
+        if errors is not None:
+            self.errors = errors
         now = self._clock()
         if force or now - self._last_draw >= PROGRESS_REDRAW_S:
             self._last_draw = now
