@@ -54,7 +54,7 @@ def test_model_info_reads_the_rendered_ensemble_config(catalog, name):
     assert (info.max_text_chars, info.max_sequences_per_request, info.max_padded_tokens_per_request) == (
         settings.max_text_chars,
         settings.max_batch_size,
-        settings.max_padded_tokens_per_request,
+        settings.token_budget(),
     )
     assert info.effective_mode(None) == info.default_mode
 
