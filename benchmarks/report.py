@@ -352,8 +352,10 @@ def variant_section(size: dict[str, Any], concurrency: Sequence[int]) -> str:
 
 def stage_cells(stage: ModelStages, *, ensemble: bool) -> list[str]:
     """Cells of one model's row; an ensemble does no work of its own, so it has no batch or busy."""
+    per_execution = stage.requests / stage.executions if stage.executions else None
     return [
         stage.model, str(stage.requests), str(stage.executions),
+        "-" if ensemble else _fmt(per_execution, 2),
         "-" if ensemble else _fmt(stage.mean_batch, 2), _fmt(stage.queue_ms, 2),
         _fmt(stage.compute_input_ms, 2), _fmt(stage.compute_infer_ms, 2), _fmt(stage.compute_output_ms, 2),
         _fmt(stage.total_ms, 2), "-" if ensemble else _fmt(stage.busy, 2),
@@ -373,8 +375,8 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
     The ensemble's total is Triton's end-to-end time; the client's mean minus it is gRPC and
     the client process.
     """
-    header = ["variant", "c", "model", "requests", "executions", "mean batch", "queue ms", "input ms",
-              "infer ms", "output ms", "total ms", "busy"]  # fmt: skip
+    header = ["variant", "c", "model", "requests", "executions", "requests per execution", "mean batch",
+              "queue ms", "input ms", "infer ms", "output ms", "total ms", "busy"]  # fmt: skip
     rows = []
     for v in size.get("variants", []):
         for level in (v.get("load") or {}).get("levels", []):
@@ -388,7 +390,9 @@ def stages_section(size: dict[str, Any], models: Sequence[str]) -> str:
     if not rows:
         return "No statistics were recorded.\n"
     note = (
-        "Times are per request, averaged over the window. *busy*: share of the window the model's"
+        "Times are per request, averaged over the window. *mean batch*: rows per execution (texts for"
+        " the tokenizer, model sequences for the ONNX step and the post-processor). *busy*: share of"
+        " the window the model's"
         " instances spent executing (1.00 = one instance always running). The ensemble row's total is"
         " Triton's end-to-end time; the client mean beside its name adds gRPC and the client process.\n\n"
     )
