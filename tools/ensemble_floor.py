@@ -7,7 +7,7 @@ benchmark's load generator at each concurrency, it shows what ``tritonserver`` a
 Python-backend stubs cost per text with no work in them: the part of the served path's CPU per
 text that no code of ours can remove on this runtime (docs/benchmarks.md, "Where the time goes").
 
-    .venv/bin/python tools/ensemble_floor.py --concurrency 1 32
+    .venv/bin/python -m tools.ensemble_floor --concurrency 1 32
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ STEP_MODEL = '''"""A step that does nothing: its input handed on (the last step:
 
 import contextlib
 
-import numpy as np
-
 with contextlib.suppress(ImportError):
     import clinserve_site_path  # noqa: F401
 
+import numpy as np
 import triton_python_backend_utils as pb_utils
 
 DOCUMENT = b'{{"model": "{ensemble}"}}'
@@ -79,7 +78,7 @@ def ensemble_config() -> str:
     steps = "".join(
         f'step {{ model_name: "{step}" model_version: -1 input_map {{ key: "{source}" value: "{source}" }}'
         f' output_map {{ key: "{target}" value: "{target}" }} }}\n'
-        for step, source, target in zip(STEPS, NAMES, NAMES[1:], strict=True)
+        for step, source, target in zip(STEPS, NAMES[:-1], NAMES[1:], strict=True)
     )
     return (
         f'name: "{ENSEMBLE}"\nplatform: "ensemble"\nmax_batch_size: 0\n'
@@ -91,7 +90,7 @@ def ensemble_config() -> str:
 
 def write_repository(root: Path, settings: ServingSettings) -> Path:
     """The floor ensemble and its three steps under ``root``."""
-    for index, (step, source, target) in enumerate(zip(STEPS, NAMES, NAMES[1:], strict=True)):
+    for index, (step, source, target) in enumerate(zip(STEPS, NAMES[:-1], NAMES[1:], strict=True)):
         last = index == len(STEPS) - 1
         (root / step / "1").mkdir(parents=True)
         (root / step / "config.pbtxt").write_text(step_config(step, source, target, settings, last=last))
