@@ -48,11 +48,12 @@ from clinserve_runtime.tensorrt_profile import TensorRTProfile, max_batch_for, t
 # compute to spare for padding and gains more from merging: it keeps the doubling buckets.
 CPU_LENGTH_BUCKETS: tuple[int, ...] = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
 PROFILE_LENGTH_BUCKETS: dict[str, tuple[int, ...]] = {"cpu": CPU_LENGTH_BUCKETS, "gpu": DEFAULT_BUCKETS}
-# Token positions one request may use. It bounds the ONNX step's time per request: on two CPU
-# cores 16,384 positions take the tiny demo model about 0.5 s and BERT-base about 9 s, while a
-# GPU computes 65,536 in milliseconds and its TensorRT engines are sized by it (gpu profile,
-# docs/deploy.md). Longer documents go as several requests (the client library splits them).
-PROFILE_TOKEN_BUDGET: dict[str, int] = {"cpu": 16_384, "gpu": 65_536}
+# Token positions one request may use. It bounds the ONNX step's time per request, and so how
+# long a small request beside it may wait (the reliability scenario `heavy`, docs/reliability.md):
+# a CPU computes a few thousand positions a second for BERT-base, a GPU 65,536 in milliseconds,
+# and the gpu profile's TensorRT engines are sized by it (docs/deploy.md). Longer documents go as
+# several requests (the client library splits them).
+PROFILE_TOKEN_BUDGET: dict[str, int] = {"cpu": 8_192, "gpu": 65_536}
 # Extra padding the tokenizer accepts so that requests of one pass merge in the ONNX step
 # (clinserve_preprocess.merging). Chosen with `make bench` (docs/benchmarks.md).
 PROFILE_MERGE_PADDING_RATIO: dict[str, float] = {"cpu": 1.5, "gpu": 2.0}
@@ -156,8 +157,8 @@ class ServingSettings:
     python_instances: int = 2
     python_batching: bool = True
     tokenizer_max_batch_texts: int = 1024
-    max_text_chars: int = 100_000
-    max_request_chars: int = 100_000
+    max_text_chars: int = 50_000
+    max_request_chars: int = 50_000
     max_chars_per_pass: int = 65_536
     merge_padding_ratio: float | None = None
     length_buckets: tuple[int, ...] = ()

@@ -36,9 +36,9 @@ PER_PART_TIMEOUT_S = 300
 #: Peak memory of the client process for a 5 MB note (measured about 180 MiB for the
 #: per-sentence model and 350 MiB for the entities, which hold 460,000 results; docs/long-documents.md).
 MAX_PEAK_RSS_MIB = 800
-# A note one request carries under the cpu profile's limits (16,384 token positions: about
-# 25,000 characters of this prose, per sentence or in windows).
-ONE_REQUEST_CHARS = 25_000
+# A note one request carries under the cpu profile's limits (8,192 token positions: about
+# 12,000 characters of this prose per sentence, 22,000 in windows).
+ONE_REQUEST_CHARS = 12_000
 
 
 @pytest.fixture(scope="module")
@@ -151,11 +151,12 @@ def test_entities_split_into_parts_equal_one_request_before_the_first_join(trito
     # context than in one request; before it, the parts' windows are the request's windows.
     text = clinical_note(ONE_REQUEST_CHARS, paragraphs=False)
     whole = one_request(triton_server, "drug_development_trials", text, "windows")
-    options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=20_000)
+    part = 5_000
+    options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=part)
     with ClinServeClient(triton_server.grpc_url, options=options) as split:
         [in_parts] = split.extract_entities("drug_development_trials", [text])
     check_spans(text, in_parts.entities)
-    first_join = 20_000 - 4_000  # a part of at most 20,000 characters overlaps the next by 4,000 or more
+    first_join = part - min(4_000, part // 4)  # a part overlaps the next by 4,000, a quarter at most
     before = [e for e in whole.entities if e.end < first_join // 2]
     assert before and [e for e in in_parts.entities if e.end < first_join // 2] == before
     found = np.array([e.begin for e in in_parts.entities])
