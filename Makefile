@@ -33,7 +33,7 @@ help:
 	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
 	@echo "make unit        unit tests only (no server)"
 	@echo "make lint        ruff + mypy"
-	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~15 min, not in CI)"
+	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~20 min, not in CI)"
 	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
 	@echo "make reliability burst, overload, heavy neighbours, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
 	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
@@ -149,7 +149,7 @@ image:
 endif
 
 # --- benchmarks/ (docs/benchmarks.md) ---------------------------------------------------------
-# Bounded to 15 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.
+# Bounded to 20 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--variants all --budget 3600".
 BENCH_ARGS ?=
 
