@@ -24,8 +24,8 @@ import numpy as np
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_ensemble.results import ResultContext, SequenceOutputs, build_results
 from clinserve_preprocess.contract import Step, consumed_by
-from clinserve_preprocess.encoding import EncodedBatch, TextEncoder, padded_positions
-from clinserve_preprocess.limits import RequestLimits
+from clinserve_preprocess.encoding import EncodedBatch, TextEncoder
+from clinserve_preprocess.limits import RequestLimits, plan_within_limits, segment_within_limits
 from clinserve_preprocess.modes import Mode, modes_for
 from clinserve_preprocess.validation import InputError
 from clinserve_runtime.configs import ServingSettings
@@ -47,17 +47,10 @@ def tokenizer_work(
 ) -> tuple[str, EncodedBatch | None]:
     """What the tokenizer step does with one text, in its order: ``(outcome, batch or None)``."""
     try:
-        limits.check_chars([len(text)])
-        if mode.segmentation.windowed:
-            limits.check_word_bound([text], mode.name)
-        segments = encoder.segments(text, mode.segmentation)
-        if mode.segmentation.splits_sentences:
-            limits.check_sentence_count(len(segments), mode.name)
-        (pieces,) = encoder.pieces([text])
-        plans = encoder.plan(0, pieces, segments, mode.segmentation, quote_text=mode.quotes_text)
-        shape = padded_positions(plans, encoder.max_tokens, encoder.buckets)
-        limits.check_sequences(*shape, mode.name)
-        return "encoded", encoder.assemble([text], [pieces], plans, shape[1])
+        segments = segment_within_limits(encoder, limits, [text], mode)
+        pieces = encoder.pieces([text])
+        plans, (_, length) = plan_within_limits(encoder, limits, pieces, segments, mode)
+        return "encoded", encoder.assemble([text], pieces, plans, length)
     except InputError as exc:
         return f"refused ({str(exc).split(',')[0][:60]})", None
 

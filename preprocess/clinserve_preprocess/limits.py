@@ -9,8 +9,10 @@ little and no request holds a step for long:
    texts hold more words than positions allowed is refused before the tokenizer runs;
 3. after splitting and WordPiece, the exact count of model sequences and padded positions.
 
-Refusals name the limit that was passed, with the request's figure and the limit; the wording of
-the last two is read by the client library (``clinserve.errors``), which splits a refused list
+``segment_within_limits`` and ``plan_within_limits`` run these checks in that order around the
+encoding; the tokenizer step and ``tools/request_cost.py`` both call them. Refusals name the limit
+that was passed, with the request's figure and the limit; the wording of the last two is read by
+the client library (``clinserve.errors``), which splits a refused list
 of texts by the share that fits (docs/tensor-contract.md, "Errors").
 """
 
@@ -20,6 +22,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clinserve_preprocess.encoding import SequencePlan, Span, TextEncoder, TextPieces, padded_positions
+from clinserve_preprocess.modes import Mode
 from clinserve_preprocess.validation import InputError
 
 # Runs of letters and digits. BERT's normaliser keeps them (it drops control and format
@@ -111,3 +115,44 @@ class RequestLimits:
                 f" model sequences of {length} tokens), more than the {self.max_positions:,} one"
                 " request may use: send fewer or shorter texts (docs/long-documents.md)"
             )
+
+
+def segment_within_limits(
+    encoder: TextEncoder, limits: RequestLimits, texts: Sequence[str], mode: Mode
+) -> list[list[Span]]:
+    """The cheap checks of one request's texts, then each text's segments (sentences or whole).
+
+    Raises:
+        InputError: For the first limit the texts pass (characters, words, sentences).
+    """
+    limits.check_chars([len(text) for text in texts])
+    if mode.segmentation.windowed:
+        limits.check_word_bound(texts, mode.name)
+    segments = [encoder.segments(text, mode.segmentation) for text in texts]
+    if mode.segmentation.splits_sentences:
+        limits.check_sentence_count(sum(len(s) for s in segments), mode.name)
+    return segments
+
+
+def plan_within_limits(
+    encoder: TextEncoder,
+    limits: RequestLimits,
+    pieces: Sequence[TextPieces],
+    segments: Sequence[Sequence[Span]],
+    mode: Mode,
+) -> tuple[list[SequencePlan], tuple[int, int]]:
+    """One request's model sequences and its ``(sequences, padded length)``, checked exactly.
+
+    Raises:
+        InputError: When the sequences or their padded positions pass the limits.
+    """
+    plans = [
+        plan
+        for index, (text_pieces, text_segments) in enumerate(zip(pieces, segments, strict=True))
+        for plan in encoder.plan(
+            index, text_pieces, text_segments, mode.segmentation, quote_text=mode.quotes_text
+        )
+    ]
+    shape = padded_positions(plans, encoder.max_tokens, encoder.buckets)
+    limits.check_sequences(*shape, mode.name)
+    return plans, shape

@@ -30,9 +30,8 @@ from clinserve_preprocess.encoding import (
     Span,
     TextEncoder,
     TextPieces,
-    padded_positions,
 )
-from clinserve_preprocess.limits import RequestLimits
+from clinserve_preprocess.limits import RequestLimits, plan_within_limits, segment_within_limits
 from clinserve_preprocess.merging import passes, shared_lengths
 from clinserve_preprocess.modes import Mode, default_mode, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
@@ -186,15 +185,8 @@ class TritonPythonModel:
         texts = [decode_text(item, i) for i, item in enumerate(raw)]
         for index, text in enumerate(texts):
             validate_text(text, index)
-        lengths = [len(text) for text in texts]
-        self.limits.check_chars(lengths)
-        segmentation = mode.segmentation
-        if segmentation.windowed:
-            self.limits.check_word_bound(texts, mode.name)
-        segments = [self.encoder.segments(text, segmentation) for text in texts]
-        if segmentation.splits_sentences:
-            self.limits.check_sentence_count(sum(len(s) for s in segments), mode.name)
-        return PreparedRequest(position, texts, mode, segments, sum(lengths))
+        segments = segment_within_limits(self.encoder, self.limits, texts, mode)
+        return PreparedRequest(position, texts, mode, segments, sum(len(text) for text in texts))
 
     def _encode_pass(self, group: list[PreparedRequest], requests: Sequence[Any], replies: Replies) -> None:
         """Word-piece every text of ``group`` in one call, then answer each request."""
@@ -213,9 +205,9 @@ class TritonPythonModel:
             own = pieces[start : start + len(prepared.texts)]
             start += len(prepared.texts)
             try:
-                plans = self._plan(prepared, own)
-                shape = padded_positions(plans, self.encoder.max_tokens, self.encoder.buckets)
-                self.limits.check_sequences(*shape, prepared.mode.name)
+                plans, shape = plan_within_limits(
+                    self.encoder, self.limits, own, prepared.segments, prepared.mode
+                )
             except InputError as exc:
                 replies.fail(prepared.position, str(exc), pb_utils.TritonError.INVALID_ARG)
                 continue
@@ -235,16 +227,6 @@ class TritonPythonModel:
                 replies.answer(prepared.position, self._response(wanted, encoded))
             except Exception as exc:
                 replies.internal(prepared.position, exc)
-
-    def _plan(self, prepared: PreparedRequest, pieces: Sequence[TextPieces]) -> list[SequencePlan]:
-        mode = prepared.mode
-        return [
-            plan
-            for index, (text_pieces, segments) in enumerate(zip(pieces, prepared.segments, strict=True))
-            for plan in self.encoder.plan(
-                index, text_pieces, segments, mode.segmentation, quote_text=mode.quotes_text
-            )
-        ]
 
     @staticmethod
     def _response(wanted: Sequence[str], encoded: EncodedBatch) -> Any:
