@@ -136,6 +136,30 @@ def _entities(
     return bio_chunks(words, text, sentence, offset=offset)
 
 
+def _segment_fields(
+    ctx: ResultContext,
+    mode: Mode,
+    segments: dict[int, list[int]],
+    info: list[list[int]],
+    text_index: int,
+) -> dict[str, Any]:
+    """``sentence_count`` and, per sentence, ``sentence_spans`` of a token-classification result.
+
+    They let a client that sends a long document in parts renumber the entities' ``sentence``
+    across parts and join the parts at a sentence start both report (docs/tensor-contract.md).
+    """
+    # The tokenizer plans at least one sequence per segment: an index missing here is a wiring bug.
+    if sorted(segments) != list(range(len(segments))):
+        raise ValueError(f"{ctx.model}: the segments of text {text_index} are not numbered 0..n-1")
+    fields: dict[str, Any] = {"sentence_count": len(segments)}
+    if mode.segmentation.splits_sentences:
+        fields["sentence_spans"] = [
+            [info[segments[s][0]][Col.SPAN_BEGIN], info[segments[s][0]][Col.SPAN_END]]
+            for s in range(len(segments))
+        ]
+    return fields
+
+
 def build_results(
     ctx: ResultContext,
     outputs: SequenceOutputs,
@@ -181,6 +205,7 @@ def build_results(
                 for segment, segment_rows in segments.items()
                 for entity in _entities(ctx, probs, segment_rows, segment, outputs)
             ]
+            result.update(_segment_fields(ctx, mode, segments, info, text_index))
         elif combination is Combination.PER_SENTENCE:
             sentences = []
             for segment, (row, *extra) in segments.items():

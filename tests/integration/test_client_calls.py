@@ -18,7 +18,6 @@ from clinserve import (
     InvalidInputError,
     ModelNotFoundError,
     MultiLabelResult,
-    RequestTooLargeError,
     RetryPolicy,
     SentenceResult,
     UnavailableError,
@@ -168,10 +167,20 @@ def test_one_text_too_large_for_a_request_is_sent_in_parts(client, max_sequences
     assert [s.index for s in result.sentences] == list(range(max_sequences + 10))
 
 
-def test_entities_per_sentence_of_a_text_too_large_for_a_request_ask_for_windows(client, max_sequences):
-    text = "Short sentence here. " * (max_sequences + 10)
-    with pytest.raises(RequestTooLargeError, match=r"texts\[0\] .*use mode='windows'"):
-        client.extract_entities("drug_development_trials", [text], mode="sentences")
+def test_entities_per_sentence_of_a_text_too_large_for_a_request_are_sent_in_parts(client, max_sequences):
+    count = max_sequences + 10  # more sentences than one request may carry
+    text = "Short sentence here. " * count
+    [result] = client.extract_entities("drug_development_trials", [text], mode="sentences")
+    assert isinstance(result, EntitiesResult) and result.mode == "sentences"
+    assert result.sentence_count == count and result.sentence_spans is not None
+    assert [text[b:e] for b, e in result.sentence_spans] == ["Short sentence here."] * count
+    for entity in result.entities:
+        begin, end = result.sentence_spans[entity.sentence]
+        assert begin <= entity.begin < entity.end <= end and text[entity.begin : entity.end] == entity.text
+    # Every sentence is the same text, read alone: each gets the same entities, in order.
+    [alone] = client.extract_entities("drug_development_trials", ["Short sentence here."], mode="sentences")
+    found = [(e.entity, e.text) for e in result.entities]
+    assert found == [(e.entity, e.text) for e in alone.entities] * count
 
 
 def test_document_mode_gives_one_averaged_classification_per_text(client, seed_samples):
@@ -231,11 +240,12 @@ def test_a_text_over_the_servers_length_limit_without_whitespace_cannot_be_split
         client.classify("treatment_changes", ["a" * 2_000_001])
 
 
-def test_a_refusal_in_a_later_request_names_the_text_by_its_index_in_the_callers_list(client, max_sequences):
+def test_a_refusal_in_a_later_request_names_the_text_by_its_index_in_the_callers_list(client):
     texts = ["A short note."] * 70
-    texts[66] = "Short sentence here. " * (max_sequences + 10)  # too many sentences for one request
-    with pytest.raises(RequestTooLargeError, match=r"^texts\[66\] \(.* characters, sent in parts\): "):
-        client.extract_entities("drug_development_trials", texts, mode="sentences")
+    texts[66] = "x" * 60_000  # longer than one request may carry, with nowhere to cut it
+    refusal = r"^texts\[66\] \(60,000 characters, sent in parts\): .*no whitespace"
+    with pytest.raises(InvalidInputError, match=refusal):
+        client.extract_entities("drug_development_trials", texts)
 
 
 def test_a_passed_deadline_raises_deadline_exceeded_and_the_client_still_works(client):

@@ -72,6 +72,41 @@ def test_a_1mb_note_gives_every_sentence_in_order_to_its_end(client):
     assert result.sentences[-1].end == len(text.rstrip())
 
 
+def test_a_1mb_note_gives_every_entity_per_sentence_once_with_sentences_numbered_to_its_end(client):
+    text = clinical_note(1_000_000, paragraphs=False)  # no blank line: every join is an overlap
+    [result] = client.extract_entities("drug_development_trials", [text], mode="sentences")
+    assert isinstance(result, EntitiesResult) and result.mode == "sentences"
+    check_spans(text, result.entities)
+    check_sentences(text, result)
+    assert result.entities[-1].end > len(text) - 500
+
+
+def check_sentences(text, result):
+    """Sentence spans in order to the end of the text; every entity inside the sentence it names."""
+    spans = result.sentence_spans
+    assert spans and result.sentence_count == len(spans)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "sentences in order, none twice"
+    assert spans[-1][1] == len(text.rstrip())
+    assert all(text[b:e].strip() == text[b:e] != "" for b, e in spans)
+    numbers = [e.sentence for e in result.entities]
+    assert numbers == sorted(numbers), "sentence numbers grow through the document"
+    for entity in result.entities:
+        begin, end = spans[entity.sentence]
+        assert begin <= entity.begin and entity.end <= end, entity
+
+
+def test_entities_per_sentence_do_not_depend_on_where_the_parts_are_cut(triton_server, client):
+    # Longer than one request, no blank line: parts of 5,000 and of the default size join at
+    # other sentences; both must give what one request without limits would.
+    text = clinical_note(60_000, paragraphs=False)
+    [default] = client.extract_entities("drug_development_trials", [text], mode="sentences")
+    options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=5_000)
+    with ClinServeClient(triton_server.grpc_url, options=options) as split:
+        [small] = split.extract_entities("drug_development_trials", [text], mode="sentences")
+    check_sentences(text, default)
+    assert small == default
+
+
 @pytest.mark.parametrize("model", ["drug_development_trials", "biomarker"])
 def test_a_5mb_note_in_bounded_memory(triton_server, model):
     tool = PROJECT_ROOT / "tools" / "client_long_document.py"
@@ -125,6 +160,7 @@ def one_request(triton_server, model, text, mode):
         ("pubmed_multilabel", "document"),
         ("pubmed_multilabel", "sentences"),
         ("treatment_changes", "whole"),
+        ("drug_development_trials", "sentences"),
     ],
 )
 def test_a_note_one_request_carries_gives_the_same_result_split_into_parts(
@@ -138,6 +174,8 @@ def test_a_note_one_request_carries_gives_the_same_result_split_into_parts(
     assert in_parts == whole
     if isinstance(whole, (ClassificationResult, MultiLabelResult)) and mode == "document":
         assert whole.sentence_count and whole.sentence_count > 100  # really averaged over many parts
+    if isinstance(whole, EntitiesResult):
+        assert whole.sentence_count and whole.sentence_count > 100 and len(whole.entities) > 100
 
 
 def test_a_note_one_request_carries_is_sent_as_one_request(triton_server, client):

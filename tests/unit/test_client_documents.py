@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from clinserve.documents import DocumentRun, document_limit
-from clinserve.errors import InvalidInputError, RequestTooLargeError
+from clinserve.errors import InvalidInputError, RequestTooLargeError, ResultFormatError
 from clinserve.model_info import ModelInfo
 from clinserve.results import (
     ClassificationResult,
@@ -99,15 +99,39 @@ def fake_sentences(text: str, *, multi_label: bool = False) -> SentenceResult:
 WORD = re.compile(r"\S+")
 
 
+CAPITALISED_RUN = re.compile(r"[A-Z][\w-]*(?: [A-Z][\w-]*)*")
+
+
 def fake_entities(text: str) -> EntitiesResult:
     """Every capitalised word is an entity; a run of them is one entity (like I- tags continuing)."""
-    entities = [
-        Entity("Term", m.group(), m.start(), m.end(), 0.5, 0)
-        for m in re.finditer(r"[A-Z][\w-]*(?: [A-Z][\w-]*)*", text)
-    ]
+    entities = [Entity("Term", m.group(), m.start(), m.end(), 0.5, 0) for m in CAPITALISED_RUN.finditer(text)]
     return EntitiesResult(
-        **COMMON, truncated=False, dropped_tokens=0, mode="windows", entities=tuple(entities)
+        **COMMON,
+        truncated=False,
+        dropped_tokens=0,
+        mode="windows",
+        entities=tuple(entities),
+        sentence_count=1,
     )
+
+
+def fake_entity_sentences(text: str) -> EntitiesResult:
+    """Entities per sentence of the server's splitter; a confidence that depends on the sentence.
+
+    A part that split a sentence differently from the whole text would give its entities other
+    confidences (and other sentence numbers), so only a merge that joins at the right sentence
+    starts equals one request.
+    """
+    spans = split_sentences(text)
+    entities = []
+    for index, (begin, end) in enumerate(spans):
+        confidence = scores_of(text[begin:end], 2)[0].score
+        for m in CAPITALISED_RUN.finditer(text, begin, end):
+            entities.append(Entity("Term", m.group(), m.start(), m.end(), confidence, index))
+    return EntitiesResult(
+        **COMMON, truncated=False, dropped_tokens=0, mode="sentences", entities=tuple(entities),
+        sentence_count=len(spans), sentence_spans=tuple(spans),
+    )  # fmt: skip
 
 
 def fake_whole(text: str) -> ClassificationResult:
@@ -129,6 +153,11 @@ def answer_like_the_server(mode: str, text: str) -> Result:
     if mode == "sentences":
         return fake_sentences(text)
     return fake_entities(text) if mode == "windows" else fake_whole(text)
+
+
+def answer_like_the_token_server(mode: str, text: str) -> Result:
+    assert mode == "sentences", "entities per sentence are sent in parts in their own mode"
+    return fake_entity_sentences(text)
 
 
 def drive(run: DocumentRun, answer: Answer = answer_like_the_server, in_flight: int = 4) -> Result:
@@ -338,9 +367,63 @@ def test_a_part_the_server_refuses_is_planned_again_smaller():
     assert refused >= 1 and run.planner.target <= 6000
 
 
-def test_entities_per_sentence_cannot_be_joined_across_requests():
-    with pytest.raises(RequestTooLargeError, match="mode='windows'"):
-        DocumentRun("x " * 10, info("token_classification"), "sentences")
+@pytest.mark.parametrize("paragraphs", [True, False])
+@pytest.mark.parametrize("target", [700, 3000, 20_000])
+def test_entities_per_sentence_of_a_document_in_parts_equal_one_request(paragraphs, target):
+    text = clinical_note(60_000, paragraphs=paragraphs)
+    run = DocumentRun(
+        text, info("token_classification"), "sentences", max_document_chars=target, overlap=target // 4
+    )
+    assert run.request_mode == "sentences"
+    merged = drive(run, answer_like_the_token_server)
+    whole = fake_entity_sentences(text)
+    assert merged == whole
+    assert isinstance(merged, EntitiesResult) and merged.sentence_count == len(split_sentences(text))
+
+
+def test_entities_per_sentence_restart_where_two_parts_share_no_sentence_start():
+    text = clinical_note(30_000, paragraphs=False)
+    joins = 0
+
+    def disagreeing(mode: str, part: str) -> Result:
+        nonlocal joins
+        result = fake_entity_sentences(part)
+        if joins == 0 and not part.startswith(text[:20]):
+            joins += 1  # the second part's sentences all start one character late: no common start
+            assert result.sentence_spans is not None
+            moved = tuple((b + 1, e) for b, e in result.sentence_spans)
+            return dataclasses.replace(result, sentence_spans=moved)
+        return result
+
+    run = DocumentRun(text, info("token_classification"), "sentences", max_document_chars=4000, overlap=1000)
+    assert drive(run, disagreeing) == fake_entity_sentences(text)
+    assert joins == 1
+
+
+def test_entities_per_sentence_from_a_server_without_sentence_spans_ask_for_windows():
+    run = DocumentRun(
+        clinical_note(10_000), info("token_classification"), "sentences", max_document_chars=3000
+    )
+
+    def older_server(mode: str, part: str) -> Result:
+        return dataclasses.replace(fake_entity_sentences(part), sentence_count=None, sentence_spans=None)
+
+    with pytest.raises(RequestTooLargeError, match=r"do not say where their sentences are.*mode='windows'"):
+        drive(run, older_server)
+
+
+def test_an_entity_in_a_sentence_the_result_does_not_list_is_a_format_error():
+    run = DocumentRun(
+        clinical_note(10_000), info("token_classification"), "sentences", max_document_chars=3000
+    )
+
+    def inconsistent(mode: str, part: str) -> Result:
+        result = fake_entity_sentences(part)
+        assert result.sentence_spans is not None
+        return dataclasses.replace(result, sentence_spans=result.sentence_spans[:1], sentence_count=1)
+
+    with pytest.raises(ResultFormatError, match="an entity names sentence 1; the result has 1"):
+        drive(run, inconsistent)
 
 
 def test_a_document_without_whitespace_cannot_be_cut():
@@ -356,6 +439,7 @@ def test_document_limit_follows_the_mode_and_the_published_limits():
     assert document_limit(model, "sentences", 1000) == 1000
     token = info("token_classification", max_padded_tokens_per_request=4096)
     assert document_limit(token, None, None) == 4096 * 2 * 2  # windows: tried whole a little longer
+    assert document_limit(token, "sentences", None) == 4096 * 2  # split exactly: in parts at once
 
 
 def test_the_numbers_docs_long_documents_quotes_are_the_clients(catalog):

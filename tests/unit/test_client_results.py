@@ -162,6 +162,68 @@ def test_entities_result_carries_type_offsets_confidence_and_sentence(uncased_to
     assert 0.9 < entity.confidence <= 1.0
 
 
+def test_entities_per_sentence_carry_the_sentence_count_and_every_sentence_span(uncased_tokenizer):
+    text = "No change. Drug X helped.  Stable."
+    labels = ("O", "B-Drug", "I-Drug")
+    docs = _docs(
+        uncased_tokenizer,
+        _context("token_classification", labels),
+        [text],
+        "sentences",
+        lambda batch: tag_logits(batch, labels, {(0, 3): "B-Drug", (0, 4): "I-Drug"}),
+    )
+    [result] = parse_results(_wire(docs), ResultKind.ENTITIES, model="m")
+    assert isinstance(result, EntitiesResult) and result.sentence_count == 3
+    assert result.sentence_spans is not None
+    assert [text[b:e] for b, e in result.sentence_spans] == ["No change.", "Drug X helped.", "Stable."]
+    assert [(e.text, e.sentence) for e in result.entities] == [("Drug X", 1)]
+    docs = _docs(
+        uncased_tokenizer,
+        _context("token_classification", labels),
+        [text],
+        "windows",
+        lambda batch: tag_logits(batch, labels, {}),
+    )
+    [windows] = parse_results(_wire(docs), ResultKind.ENTITIES, model="m")
+    assert isinstance(windows, EntitiesResult)
+    assert (windows.sentence_count, windows.sentence_spans) == (1, None)
+
+
+def _entities_doc(**changes):
+    doc = {
+        "schema_version": 1,
+        "model": "m",
+        "untrained": False,
+        "weights": "w",
+        "truncated": False,
+        "dropped_tokens": 0,
+        "entities": [],
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_entity_results_of_an_older_server_without_sentence_fields_are_read():
+    result = parse_result(_entities_doc(), ResultKind.ENTITIES)
+    assert isinstance(result, EntitiesResult)
+    assert (result.sentence_count, result.sentence_spans) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("spans", "message"),
+    [
+        ({"a": 1}, "'sentence_spans' should be list, got dict"),
+        ([[0, 4, 5]], r"'sentence_spans' should hold \[begin, end\] pairs, got \[0, 4, 5\]"),
+        ([[5, 4]], "pairs, got"),
+        ([[0, True]], "pairs, got"),
+        ([[0, 1.5]], "pairs, got"),
+    ],
+)
+def test_malformed_sentence_spans_are_refused(spans, message):
+    with pytest.raises(ResultFormatError, match=message):
+        parse_result(_entities_doc(sentence_spans=spans), ResultKind.ENTITIES)
+
+
 def _doc(**changes):
     doc = {
         "schema_version": 1,

@@ -13,7 +13,7 @@ from clinserve_preprocess.modes import CLASSIFIER_MODES, TOKEN_MODES
 from tests.unit.step_tensors import encode, outputs, tag_logits
 
 WHOLE, SENTENCES, DOCUMENT = (CLASSIFIER_MODES[m] for m in ("whole", "sentences", "document"))
-WINDOWS = TOKEN_MODES["windows"]
+WINDOWS, ENTITY_SENTENCES = TOKEN_MODES["windows"], TOKEN_MODES["sentences"]
 
 
 def context(
@@ -95,6 +95,53 @@ def test_token_classification_results_list_entities_with_offsets(uncased_tokeniz
             "sentence": 0,
         }
     ]
+
+
+def test_entity_results_per_sentence_give_the_sentence_count_and_spans(uncased_tokenizer):
+    labels = ("O", "B-DATE", "I-DATE")
+    texts = ["Seen in June 2003. Stable.  Again in May 2004.", "In June 2003"]
+    batch = encode(uncased_tokenizer, texts, ENTITY_SENTENCES)
+    # Words of the first text: seen in june 2003 . stable . again in may 2004 .
+    tags = {(0, 2): "B-DATE", (0, 3): "I-DATE", (0, 9): "B-DATE", (0, 10): "I-DATE", (1, 1): "B-DATE"}
+    first, second = build_results(
+        context("token_classification", labels),
+        outputs(batch, tag_logits(batch, labels, tags), token_level=True),
+        ENTITY_SENTENCES,
+    )
+    assert [(e["text"], e["sentence"]) for e in first["entities"]] == [("June 2003", 0), ("May 2004", 2)]
+    assert first["sentence_count"] == 3
+    assert first["sentence_spans"] == [[0, 18], [19, 26], [28, 46]]
+    assert [texts[0][b:e] for b, e in first["sentence_spans"]] == [
+        "Seen in June 2003.",
+        "Stable.",
+        "Again in May 2004.",
+    ]
+    assert (second["sentence_count"], second["sentence_spans"]) == (1, [[0, 12]])
+    json.dumps([first, second])
+
+
+def test_entity_results_over_windows_count_one_segment_and_give_no_spans(uncased_tokenizer):
+    labels = ("O", "B-DATE", "I-DATE")
+    batch = encode(uncased_tokenizer, ["One. Two. Three."], WINDOWS, max_tokens=4)
+    assert batch.num_sequences > 1  # several windows are still one segment
+    (result,) = build_results(
+        context("token_classification", labels),
+        outputs(batch, tag_logits(batch, labels, {}), token_level=True),
+        WINDOWS,
+    )
+    assert result["sentence_count"] == 1 and "sentence_spans" not in result
+
+
+def test_entity_results_refuse_sentence_numbers_with_a_gap(uncased_tokenizer):
+    labels = ("O", "B-DATE", "I-DATE")
+    batch = encode(uncased_tokenizer, ["One. Two."], ENTITY_SENTENCES)
+    batch.sequence_info[1, SequenceColumn.SEGMENT] = 2  # sentence 1 has no sequence: a wiring bug
+    with pytest.raises(ValueError, match="segments of text 0 are not numbered"):
+        build_results(
+            context("token_classification", labels),
+            outputs(batch, tag_logits(batch, labels, {}), token_level=True),
+            ENTITY_SENTENCES,
+        )
 
 
 def test_an_entity_across_a_window_edge_is_reported_once(uncased_tokenizer):

@@ -15,7 +15,15 @@ the share the server's counts say fits, and later parts keep the smaller size.
 from __future__ import annotations
 
 from clinserve.errors import InvalidInputError, RequestTooLargeError
-from clinserve.merging import DocumentMerger, EntityMerger, Merger, Restart, SentenceMerger, WholeMerger
+from clinserve.merging import (
+    DocumentMerger,
+    EntityMerger,
+    EntitySentenceMerger,
+    Merger,
+    Restart,
+    SentenceMerger,
+    WholeMerger,
+)
 from clinserve.model_info import ModelInfo
 from clinserve.results import Result
 from clinserve.splitting import Part, PartPlanner
@@ -110,11 +118,6 @@ class DocumentRun:
         max_document_chars: The caller's cap on one part (``ChannelOptions.max_document_chars``).
         first_target: Length of the first parts, when a refusal already told how much fits.
         overlap: Characters shared by overlapping parts.
-
-    Raises:
-        RequestTooLargeError: For a mode whose results cannot be joined across requests
-            (entities in ``sentences`` mode: their results do not say how many sentences a part
-            held, so sentence numbers could not continue).
     """
 
     def __init__(
@@ -132,15 +135,13 @@ class DocumentRun:
         self.max_part = part_limit(info, max_document_chars) or FALLBACK_PART_CHARS
         target = min(first_target or estimated_part_chars(info), self.max_part)
         merger: Merger
-        if info.task == "token_classification":
-            if self.mode != "windows":
-                raise RequestTooLargeError(
-                    f"this text of {len(text):,} characters needs several requests, and {info.name}'s"
-                    f" {self.mode!r} results cannot be joined across requests (they do not say how many"
-                    " sentences each request held); use mode='windows' (the default), which can"
-                )
+        if info.task == "token_classification" and self.mode == "windows":
             self.request_mode, merger = "windows", EntityMerger()
             self.planner = PartPlanner(text, target, overlap=overlap, paragraphs=False)
+        elif info.task == "token_classification":
+            # Entities per sentence: parts cut and joined at sentences, as the sentence modes are.
+            self.request_mode, merger = "sentences", EntitySentenceMerger()
+            self.planner = PartPlanner(text, target, overlap=overlap, paragraphs=True)
         elif self.mode == "whole":
             self.request_mode, merger = "whole", WholeMerger(len(text), kept=info.max_tokens - 2)
             # Half the limit: a part too short to count is sent again joined with its neighbour.

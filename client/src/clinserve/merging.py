@@ -12,6 +12,8 @@ the whole text would give:
 - :class:`EntityMerger` (``windows`` mode): the overlap of two parts is cut at its midpoint, as
   the server cuts the overlap of two windows; an entity belongs to the part in which it begins
   and is reported once;
+- :class:`EntitySentenceMerger` (entities in ``sentences`` mode): the sentences the parts report
+  (``sentence_spans``), each with its entities, joined as :class:`SentenceMerger` joins them;
 - :class:`WholeMerger` (``whole`` mode): the first part's prediction (the model reads only the
   first ``max_tokens`` word-pieces), with ``dropped_tokens`` counted over every part.
 
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
-from clinserve.errors import InvalidInputError, ResultFormatError
+from clinserve.errors import InvalidInputError, RequestTooLargeError, ResultFormatError
 from clinserve.results import (
     ClassificationResult,
     EntitiesResult,
@@ -40,7 +43,16 @@ from clinserve.results import (
 )
 from clinserve.splitting import Part
 
-__all__ = ["DocumentMerger", "EntityMerger", "Merger", "Restart", "SentenceMerger", "WholeMerger"]
+__all__ = [
+    "DocumentMerger",
+    "EntityMerger",
+    "EntitySentence",
+    "EntitySentenceMerger",
+    "Merger",
+    "Restart",
+    "SentenceMerger",
+    "WholeMerger",
+]
 
 
 class Restart(NamedTuple):
@@ -89,7 +101,21 @@ class Merger:
         raise NotImplementedError
 
 
-class SentenceMerger(Merger):
+@dataclass(frozen=True)
+class EntitySentence:
+    """One sentence of an entities-per-sentence result: its span and the entities found in it."""
+
+    index: int
+    begin: int
+    end: int
+    entities: tuple[Entity, ...]
+
+
+#: What a sentence join works on: a sentence with its number, span and prediction(s).
+Sentence = TypeVar("Sentence", SentencePrediction, EntitySentence)
+
+
+class _SentenceJoiner(Merger, Generic[Sentence]):
     """Sentences of overlapping or adjacent parts, joined where both parts agree.
 
     Sentences a part reports within a quarter of an overlap from its edge are not trusted
@@ -97,19 +123,34 @@ class SentenceMerger(Merger):
     parts report in the middle half of their overlap, the one closest to its centre. When
     there is none, the merger restarts the plan at the last trusted sentence start of the
     earlier part, where a fresh part begins with a sentence the whole text has too.
+
+    Subclasses say what a part's sentences are (:meth:`sentences_of`), how one is renumbered
+    (:meth:`numbered`), and what becomes of the final ones (:meth:`take`, :meth:`finish`).
     """
 
-    def __init__(self, mode: str = "sentences") -> None:
+    def __init__(self, mode: str) -> None:
         super().__init__(mode)
-        self.sentences: list[SentencePrediction] = []
-        self._pending: list[SentencePrediction] = []
+        self.emitted = 0
+        self._pending: list[Sentence] = []
         self._previous: Part | None = None
         self._restart_point: int | None = None
+
+    def sentences_of(self, result: Result | None, offset: int) -> list[Sentence]:
+        """A part's sentences, in order, with offsets into the document (the part starts at ``offset``)."""
+        raise NotImplementedError
+
+    def numbered(self, sentence: Sentence, index: int) -> Sentence:
+        """``sentence`` as the ``index``-th of the document."""
+        raise NotImplementedError
+
+    def take(self, sentence: Sentence) -> None:
+        """Record one final sentence (numbered in document order)."""
+        raise NotImplementedError
 
     def accept(self, part: Part, result: Result | None) -> Restart | None:
         """Keep the part's sentences that are final; hold those the next part decides."""
         self.envelope.note(result)
-        found = [_shift_sentence(s, part.begin) for s in _sentences_of(result)]
+        found = self.sentences_of(result, part.begin)
         previous = self._previous
         if part.exact_begin or previous is None or previous.next_begin != part.begin:
             self._emit([s for s in self._pending if s.begin < part.begin])
@@ -151,18 +192,38 @@ class SentenceMerger(Merger):
             return Restart(point, exact=True, target=2 * len(previous))
         return Restart(point, exact=True)
 
-    def _emit(self, sentences: Sequence[SentencePrediction]) -> None:
+    def _emit(self, sentences: Sequence[Sentence]) -> None:
         for sentence in sentences:
-            self.take(dataclasses.replace(sentence, index=len(self.sentences)))
+            self.take(self.numbered(sentence, self.emitted))
+            self.emitted += 1
+
+    def _emit_pending(self) -> None:
+        self._emit(self._pending)
+        self._pending = []
+
+
+class SentenceMerger(_SentenceJoiner[SentencePrediction]):
+    """``sentences`` mode of a sequence classifier: every sentence's prediction, numbered from 0."""
+
+    def __init__(self, mode: str = "sentences") -> None:
+        super().__init__(mode)
+        self.sentences: list[SentencePrediction] = []
+
+    def sentences_of(self, result: Result | None, offset: int) -> list[SentencePrediction]:
+        """The part's sentence predictions, shifted to document offsets."""
+        return [_shift_sentence(s, offset) for s in _sentences_of(result)]
+
+    def numbered(self, sentence: SentencePrediction, index: int) -> SentencePrediction:
+        """The prediction with its document-wide index."""
+        return dataclasses.replace(sentence, index=index)
 
     def take(self, sentence: SentencePrediction) -> None:
-        """Record one final sentence (numbered in document order)."""
+        """Keep the sentence."""
         self.sentences.append(sentence)
 
     def finish(self) -> Result:
         """Every sentence, numbered in document order."""
-        self._emit(self._pending)
-        self._pending = []
+        self._emit_pending()
         dropped = sum(s.dropped_tokens for s in self.sentences)
         return SentenceResult(
             **self.envelope.build(truncated=dropped > 0, dropped_tokens=dropped),
@@ -197,8 +258,7 @@ class DocumentMerger(SentenceMerger):
 
     def finish(self) -> Result:
         """One prediction from the mean of every sentence's scores."""
-        self._emit(self._pending)
-        self._pending = []
+        self._emit_pending()
         if not self._rows:
             raise InvalidInputError("the document has no sentence: there is nothing to classify")
         mean = np.mean(np.asarray(self._rows, dtype=np.float32), axis=0).astype(np.float32)
@@ -232,12 +292,16 @@ class EntityMerger(Merger):
         self.entities: list[Entity] = []
         self._cut = 0
         self._taken_until = 0
+        self._counts_segments = False
 
     def accept(self, part: Part, result: Result | None) -> Restart | None:
         """Keep the entities that begin on this part's side of both overlap midpoints."""
         self.envelope.note(result)
+        result = _entities_result(result)
+        if result is not None and result.sentence_count is not None:
+            self._counts_segments = True
         right = part.end if part.next_begin is None else (part.next_begin + part.end) // 2
-        for entity in _entities_of(result):
+        for entity in result.entities if result is not None else ():
             begin = entity.begin + part.begin
             if self._cut <= begin < right and begin >= self._taken_until:
                 self.entities.append(dataclasses.replace(entity, begin=begin, end=entity.end + part.begin))
@@ -248,7 +312,83 @@ class EntityMerger(Merger):
     def finish(self) -> Result:
         """Every entity once, in document order."""
         return EntitiesResult(
-            **self.envelope.build(truncated=False, dropped_tokens=0), entities=tuple(self.entities)
+            **self.envelope.build(truncated=False, dropped_tokens=0),
+            entities=tuple(self.entities),
+            # One request reads the whole text as one segment (when the server counts them).
+            sentence_count=1 if self._counts_segments else None,
+        )
+
+
+class EntitySentenceMerger(_SentenceJoiner[EntitySentence]):
+    """Entities in ``sentences`` mode: the parts' sentences joined, their entities renumbered.
+
+    The server reads each sentence on its own (windows inside the sentence), so a sentence that
+    a part splits as the whole text does gets the same entities from the part; the parts' results
+    say where their sentences are (``sentence_spans``), which is what a join needs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("sentences")
+        self.entities: list[Entity] = []
+        self.spans: list[tuple[int, int]] = []
+
+    def sentences_of(self, result: Result | None, offset: int) -> list[EntitySentence]:
+        """The part's sentences with their entities, shifted to document offsets.
+
+        Raises:
+            RequestTooLargeError: When the result does not say where its sentences are (a server
+                older than the field): the parts cannot be joined.
+            ResultFormatError: When an entity names a sentence the result does not list.
+        """
+        result = _entities_result(result)
+        if result is None:
+            return []
+        spans = result.sentence_spans
+        if spans is None:
+            raise RequestTooLargeError(
+                f"{result.model}'s entity results do not say where their sentences are (a server"
+                " without `sentence_spans`, docs/tensor-contract.md), so a text that needs several"
+                " requests cannot be joined in mode 'sentences'; use mode='windows' (the default)"
+                " or a newer server"
+            )
+        if result.sentence_count is not None and result.sentence_count != len(spans):
+            raise ResultFormatError(
+                f"{result.model}: sentence_count {result.sentence_count} but {len(spans)} sentence spans"
+            )
+        grouped: list[list[Entity]] = [[] for _ in spans]
+        for entity in result.entities:
+            if not 0 <= entity.sentence < len(spans):
+                raise ResultFormatError(
+                    f"{result.model}: an entity names sentence {entity.sentence}; the result has {len(spans)}"
+                )
+            grouped[entity.sentence].append(
+                dataclasses.replace(entity, begin=entity.begin + offset, end=entity.end + offset)
+            )
+        return [
+            EntitySentence(index, begin + offset, end + offset, tuple(found))
+            for index, ((begin, end), found) in enumerate(zip(spans, grouped))
+        ]
+
+    def numbered(self, sentence: EntitySentence, index: int) -> EntitySentence:
+        """The sentence and its entities with the document-wide sentence index."""
+        if sentence.index == index:
+            return sentence
+        entities = tuple(dataclasses.replace(e, sentence=index) for e in sentence.entities)
+        return dataclasses.replace(sentence, index=index, entities=entities)
+
+    def take(self, sentence: EntitySentence) -> None:
+        """Keep the sentence's span and entities."""
+        self.spans.append((sentence.begin, sentence.end))
+        self.entities.extend(sentence.entities)
+
+    def finish(self) -> Result:
+        """Every entity once, in document order, with every sentence's span."""
+        self._emit_pending()
+        return EntitiesResult(
+            **self.envelope.build(truncated=False, dropped_tokens=0),
+            entities=tuple(self.entities),
+            sentence_count=len(self.spans),
+            sentence_spans=tuple(self.spans),
         )
 
 
@@ -318,21 +458,17 @@ def _sentences_of(result: Result | None) -> tuple[SentencePrediction, ...]:
     return result.sentences
 
 
-def _entities_of(result: Result | None) -> tuple[Entity, ...]:
-    if result is None:
-        return ()
-    if not isinstance(result, EntitiesResult):
+def _entities_result(result: Result | None) -> EntitiesResult | None:
+    if result is not None and not isinstance(result, EntitiesResult):
         raise TypeError(f"expected entity results for a part, got {type(result).__name__}")
-    return result.entities
+    return result
 
 
 def _shift_sentence(sentence: SentencePrediction, offset: int) -> SentencePrediction:
     return dataclasses.replace(sentence, begin=sentence.begin + offset, end=sentence.end + offset)
 
 
-def _join(
-    earlier: Sequence[SentencePrediction], later: Sequence[SentencePrediction], begin: int, end: int
-) -> int | None:
+def _join(earlier: Sequence[Sentence], later: Sequence[Sentence], begin: int, end: int) -> int | None:
     """Where two parts that overlap on ``[begin, end)`` agree that a sentence starts.
 
     Only starts in the middle half of the overlap count: there both parts saw at least a

@@ -173,9 +173,20 @@ class Entity:
 
 @dataclass(frozen=True)
 class EntitiesResult(_ResultBase):
-    """Token classification of one text: its entities in text order."""
+    """Token classification of one text: its entities in text order.
+
+    Attributes:
+        entities: The entities, in text order.
+        sentence_count: How many segments the text was read in: its sentences in ``sentences``
+            mode, 1 in ``windows`` mode (``None`` from a server that does not say).
+        sentence_spans: In ``sentences`` mode, ``(begin, end)`` of every sentence, in order,
+            those without entities included; an entity's ``sentence`` indexes it (``None`` in
+            ``windows`` mode, or from a server that does not say).
+    """
 
     entities: tuple[Entity, ...]
+    sentence_count: int | None = None
+    sentence_spans: tuple[tuple[int, int], ...] | None = None
 
 
 Result = Union[ClassificationResult, MultiLabelResult, SentenceResult, EntitiesResult]
@@ -248,6 +259,23 @@ def _entity(doc: Mapping[str, Any], where: str) -> Entity:
     )
 
 
+def _spans(doc: Mapping[str, Any], key: str, where: str) -> tuple[tuple[int, int], ...] | None:
+    items = _optional(doc, key, list, where)
+    if items is None:
+        return None
+    spans = []
+    for item in items:
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in item)
+            and 0 <= item[0] <= item[1]
+        ):
+            raise ResultFormatError(f"{where}: {key!r} should hold [begin, end] pairs, got {item!r}")
+        spans.append((item[0], item[1]))
+    return tuple(spans)
+
+
 def parse_result(doc: Mapping[str, Any], kind: str, *, where: str = "result") -> Result:
     """Turn one decoded JSON result into its dataclass.
 
@@ -289,7 +317,12 @@ def parse_result(doc: Mapping[str, Any], kind: str, *, where: str = "result") ->
         return SentenceResult(**common, sentences=tuple(_sentence(s, where) for s in items))
     if kind == ResultKind.ENTITIES:
         items = _field(doc, "entities", list, where)
-        return EntitiesResult(**common, entities=tuple(_entity(e, where) for e in items))
+        return EntitiesResult(
+            **common,
+            entities=tuple(_entity(e, where) for e in items),
+            sentence_count=_optional(doc, "sentence_count", int, where),
+            sentence_spans=_spans(doc, "sentence_spans", where),
+        )
     raise ValueError(f"unknown result kind {kind!r}; expected one of {', '.join(ResultKind.ALL)}")
 
 
