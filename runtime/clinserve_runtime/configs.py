@@ -53,7 +53,7 @@ PROFILE_LENGTH_BUCKETS: dict[str, tuple[int, ...]] = {"cpu": CPU_LENGTH_BUCKETS,
 # a CPU computes a few thousand positions a second for BERT-base, a GPU 65,536 in milliseconds,
 # and the gpu profile's TensorRT engines are sized by it (docs/deploy.md). Longer documents go as
 # several requests (the client library splits them).
-PROFILE_TOKEN_BUDGET: dict[str, int] = {"cpu": 8_192, "gpu": 65_536}
+PROFILE_TOKEN_BUDGET: dict[str, int] = {"cpu": 4_096, "gpu": 65_536}
 # Extra padding the tokenizer accepts so that requests of one pass merge in the ONNX step
 # (clinserve_preprocess.merging). Chosen with `make bench` (docs/benchmarks.md).
 PROFILE_MERGE_PADDING_RATIO: dict[str, float] = {"cpu": 1.5, "gpu": 2.0}

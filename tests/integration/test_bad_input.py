@@ -102,7 +102,7 @@ def test_texts_over_the_request_character_limit_together_are_refused_as_too_larg
         (
             "drug_development_trials",
             "windows",
-            prose(40_000),
+            prose(18_000),
             ["token positions (", "model sequences of 128"],
         ),
     ],

@@ -36,9 +36,9 @@ PER_PART_TIMEOUT_S = 300
 #: Peak memory of the client process for a 5 MB note (measured about 180 MiB for the
 #: per-sentence model and 350 MiB for the entities, which hold 460,000 results; docs/long-documents.md).
 MAX_PEAK_RSS_MIB = 800
-# A note one request carries under the cpu profile's limits (8,192 token positions: about
-# 12,000 characters of this prose per sentence, 22,000 in windows).
-ONE_REQUEST_CHARS = 12_000
+# A note one request carries under the cpu profile's limits (4,096 token positions: about
+# 6,000 characters of this prose per sentence, 11,000 in windows).
+ONE_REQUEST_CHARS = 5_000
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +168,14 @@ def test_a_note_one_request_carries_gives_the_same_result_split_into_parts(
 ):
     text = clinical_note(ONE_REQUEST_CHARS, paragraphs=paragraphs)
     whole = one_request(triton_server, model, text, mode)
-    options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=5_000)
+    options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=ONE_REQUEST_CHARS // 3)
     with ClinServeClient(triton_server.grpc_url, options=options) as split:
         [in_parts] = split.predict(model, [text], mode=mode)
     assert in_parts == whole
     if isinstance(whole, (ClassificationResult, MultiLabelResult)) and mode == "document":
-        assert whole.sentence_count and whole.sentence_count > 100  # really averaged over many parts
+        assert whole.sentence_count and whole.sentence_count > 50  # really averaged over many parts
     if isinstance(whole, EntitiesResult):
-        assert whole.sentence_count and whole.sentence_count > 100 and len(whole.entities) > 100
+        assert whole.sentence_count and whole.sentence_count > 50 and len(whole.entities) > 100
 
 
 def test_a_note_one_request_carries_is_sent_as_one_request(triton_server, client):
@@ -189,7 +189,7 @@ def test_entities_split_into_parts_equal_one_request_before_the_first_join(trito
     # context than in one request; before it, the parts' windows are the request's windows.
     text = clinical_note(ONE_REQUEST_CHARS, paragraphs=False)
     whole = one_request(triton_server, "drug_development_trials", text, "windows")
-    part = 5_000
+    part = ONE_REQUEST_CHARS // 2
     options = ChannelOptions(timeout_s=PER_PART_TIMEOUT_S, max_document_chars=part)
     with ClinServeClient(triton_server.grpc_url, options=options) as split:
         [in_parts] = split.extract_entities("drug_development_trials", [text])
