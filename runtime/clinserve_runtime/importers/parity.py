@@ -55,16 +55,28 @@ def served_mode(spec: ModelSpec) -> str:
     return default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence)
 
 
-def encode_chunks(tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str]) -> list[EncodedChunk]:
-    """Encode ``texts`` as the served tokenizer step would, in chunks."""
+def served_encoder(tokenizer_path: Path, spec: ModelSpec) -> tuple[TextEncoder, str, str]:
+    """The encoder, mode and segmentation the served tokenizer step uses for ``spec``."""
     encoder = TextEncoder(Tokenizer.from_file(str(tokenizer_path)), spec.max_tokens)
     mode = served_mode(spec)
-    segmentation = modes_for(spec.is_token_classifier)[mode]
+    return encoder, mode, modes_for(spec.is_token_classifier)[mode]
+
+
+def encode_chunks(
+    tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str], *, chunk: int = TEXTS_PER_CHUNK
+) -> list[EncodedChunk]:
+    """Encode ``texts`` as the served tokenizer step would, ``chunk`` texts per request."""
+    encoder, mode, segmentation = served_encoder(tokenizer_path, spec)
     chunks = []
-    for start in range(0, len(texts), TEXTS_PER_CHUNK):
-        part = list(texts[start : start + TEXTS_PER_CHUNK])
+    for start in range(0, len(texts), chunk):
+        part = list(texts[start : start + chunk])
         chunks.append(EncodedChunk(part, encoder.encode(part, segmentation=segmentation), mode))
     return chunks
+
+
+def model_feeds(batch: EncodedBatch) -> dict[str, npt.NDArray[np.int64]]:
+    """The graph's inputs, by name, from an encoded batch."""
+    return {name: getattr(batch, name) for name in MODEL_INPUTS}
 
 
 def onnx_runner(path: Path, *, threads: int = 0) -> Runner:
@@ -74,8 +86,7 @@ def onnx_runner(path: Path, *, threads: int = 0) -> Runner:
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
     def run(batch: EncodedBatch) -> Logits:
-        feeds = {name: getattr(batch, name) for name in MODEL_INPUTS}
-        (logits,) = session.run(["logits"], feeds)
+        (logits,) = session.run(["logits"], model_feeds(batch))
         return np.asarray(logits, dtype=np.float32)
 
     return run
@@ -178,7 +189,10 @@ def compare_runners(
         "sequences": sum(c.batch.num_sequences for c in chunks),
         "max_abs_logit_diff": max_diff,
         "decisions_compared": total,
+        "decisions_differing": total - agree,
         "decision_agreement": agree / total if total else 1.0,
+        "units_compared": unit_total,
+        "units_differing": unit_total - unit_agree,
         "unit_agreement": unit_agree / unit_total if unit_total else 1.0,
         "units": "words" if spec.is_token_classifier else "sequences",
         "mismatches": mismatches,
@@ -312,6 +326,7 @@ def served_parity(
         "candidate": f"served ensemble {spec.name} at {server_url}",
         "texts": text_offset,
         "decisions_compared": total,
+        "decisions_differing": total - agree,
         "decision_agreement": agree / total if total else 1.0,
         "mismatches": mismatches,
     }
