@@ -112,13 +112,15 @@ def test_the_cpu_profile_quantizes_with_fixed_scales_and_passes(tmp_path, vocab,
         model="my_changes",
         repository=tmp_path / "repo",
         profile="cpu",
-        options=NewModelOptions(max_tokens=128),
+        options=NewModelOptions(max_tokens=128, cased=False),
     )
     record = import_model(request, QUIET)
     independence = record["batch_independence"]
     assert independence["passed"] and independence["max_abs_score_diff"] <= SCORE_TOLERANCE
     assert independence["decisions_changed"] == 0
     assert record["profile_facts"]["calibration"]["sequences"] > 0
+    # Queries × keys stay fp32, one per layer of the tiny BERT; probabilities × values are int8.
+    assert record["profile_facts"]["attention_score_matmuls_left_fp32"] == DEMO_SIZES["tiny"].layers
     graph = onnx.load(str(tmp_path / "repo" / "my_changes_onnx" / "1" / "model.onnx"))
     ops = collections.Counter(node.op_type for node in graph.graph.node)
     assert ops["QuantizeLinear"] > 0 and ops["DynamicQuantizeLinear"] == 0
@@ -139,6 +141,7 @@ def test_an_import_whose_graph_depends_on_the_batch_is_refused_with_the_causes(
             "my_changes",
             "--max-tokens",
             "128",
+            "--uncased",
             "--repository",
             str(repository),
             "--quiet",
@@ -158,7 +161,7 @@ def test_an_import_whose_graph_depends_on_the_batch_is_refused_with_the_causes(
             source=source,
             model="my_changes",
             repository=repository,
-            options=NewModelOptions(max_tokens=128),
+            options=NewModelOptions(max_tokens=128, cased=False),
             accept_failed_checks=True,
         ),
         Progress(quiet=True),  # on the stderr capsys holds now

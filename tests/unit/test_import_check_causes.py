@@ -77,6 +77,10 @@ def test_profile_agreement_below_target_names_the_share_and_the_count(catalog):
     assert agreement_causes(catalog["treatment_changes"], report) == [
         "sequence labels agree on 98.4% (1 of 64 differ), below the 99% target"
     ]
+    report["mismatches"] = [{"text": 36, "expected": ["positive"], "actual": ["negative"]}]
+    assert agreement_causes(catalog["treatment_changes"], report)[0].endswith(
+        "target (first: text 36, fp32 ['positive'], optimized ['negative'])"
+    )
     assert agreement_causes(catalog["treatment_changes"], {**report, "unit_agreement": 1.0}) == []
 
 

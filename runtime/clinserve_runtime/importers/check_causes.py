@@ -81,10 +81,15 @@ def agreement_causes(spec: ModelSpec, report: dict[str, Any]) -> list[str]:
     if report["unit_agreement"] >= target:
         return []
     units = "word tags" if report.get("units") == "words" else "sequence labels"
-    return [
+    line = (
         f"{units} agree on {report['unit_agreement']:.1%} ({report['units_differing']} of"
         f" {report['units_compared']} differ), below the {target:.0%} target"
-    ]
+    )
+    mismatches = report.get("mismatches") or []
+    if mismatches:
+        first = mismatches[0]
+        line += f" (first: text {first['text']}, fp32 {first['expected']}, optimized {first['actual']})"
+    return [line]
 
 
 def served_causes(

@@ -1,5 +1,10 @@
 """One import: read a source, check it, export/optimize the graph, prove parity, write the entry.
 
+The graph is checked in the form it will be served (``served_checks``): an optimized graph
+against fp32, and every graph for batch independence. A failed check is reported as one line
+per cause (``check_causes``), in the exception's message or, with ``accept_failed_checks``, as
+warnings and in the record's ``checks_failed``.
+
 Everything before :func:`~clinserve_runtime.repository.write_model_entry` happens in a work
 folder; any failure stops there, so the repository is never left with a half-written model.
 The import is then recorded in the repository's build stamp (so ``make repository`` keeps it)

@@ -3,12 +3,14 @@
 - ``fp32``: the graph as exported (parity target: max |Δ logit| ≤ 1e-3 against the source).
 - ``cpu``: ONNX Runtime's transformer optimizer (``model_type="bert"``: fuses LayerNorm with
   the residual Add, Gelu with its bias, and attention where its pattern is recognized), then
-  **static** int8 quantization of the MatMuls: int8 weights per channel, uint8 activations with
-  scales fixed at import by calibration on texts (MinMax). Dynamic quantization computes the
-  activation scales from each execution's whole batch, so a text's scores would change with
-  the other texts Triton's batcher put beside it (by up to 0.067 here); fixed scales keep every
-  text's answer independent of its neighbours. MatMul outputs stay fp32 (no output quantization),
-  which ONNX Runtime runs as ``MatMulIntegerToFloat``, the kernel dynamic quantization used too.
+  **static** int8 quantization of the MatMuls: int8 weights per channel,
+  uint8 activations with scales fixed at import by calibration on texts (MinMax). Dynamic
+  quantization computes the activation scales from each execution's whole batch, so a text's
+  scores would change with the other texts Triton's batcher put beside it; fixed scales keep
+  every text's answer independent of its neighbours. MatMul outputs stay fp32 (no output
+  quantization), which ONNX Runtime runs as ``MatMulIntegerToFloat``, the kernel dynamic
+  quantization used too; the attention-score MatMuls (queries × keys) stay fp32
+  (:func:`score_matmuls`).
 - ``gpu``: the graph in fp16 (inputs and logits stay int64/fp32) for the TensorRT execution
   provider that the ``gpu`` serving settings write into config.pbtxt, with its engine cache.
   Only standard ONNX operators are kept, so TensorRT can take the whole graph.
@@ -71,6 +73,7 @@ def optimize_cpu(
         graph = onnx.load(str(fused))
         typed = type_untyped_outputs(graph)
         onnx.save_model(graph, str(fused))
+        kept_fp32 = score_matmuls(graph)
     quantized = work / "model.int8.onnx"
     sequences = sum(int(feeds["input_ids"].shape[0]) for feeds in calibration)
     with (
@@ -87,6 +90,7 @@ def optimize_cpu(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=kept_fp32,
             extra_options={
                 # Quantizing a MatMul's output would add a second rounding before the bias Add
                 # and LayerNorm; with float outputs ONNX Runtime fuses each Q/DQ pair and MatMul
@@ -102,8 +106,33 @@ def optimize_cpu(
             " (MinMax calibration); MatMul outputs stay fp32"
         ),
         "calibration": {"batches": len(calibration), "sequences": sequences, "method": "MinMax"},
+        "attention_score_matmuls_left_fp32": len(kept_fp32),
         "untyped_tensors_taken_as_fp32": typed,
     }
+
+
+def score_matmuls(model: onnx.ModelProto) -> list[str]:
+    """Names of the attention-score MatMuls (queries × keys), which stay fp32.
+
+    These are the MatMuls between two activations that no Softmax feeds. Quantized, they cost
+    more than they save (two Q/DQ pairs around a small product), and kept fp32 they give every
+    text the same results alone and batched: each score sums over the head size, which the batch
+    does not change. The other product between activations, probabilities × values, sums over
+    the key positions, whose number grows with the batch's padding; in fp32 the extra zeros may
+    change the order of the additions, and the rounding difference can tip a later int8
+    rounding step. It is quantized, so that sum is exact.
+    """
+    constants = {t.name for t in model.graph.initializer}
+    constants |= {out for node in model.graph.node if node.op_type == "Constant" for out in node.output}
+    producers = {out: node.op_type for node in model.graph.node for out in node.output}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and node.name
+        and not any(name in constants for name in node.input)
+        and not any(producers.get(name) == "Softmax" for name in node.input)
+    ]
 
 
 def type_untyped_outputs(model: onnx.ModelProto) -> int:
