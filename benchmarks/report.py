@@ -683,7 +683,8 @@ def int8_note(agreement: Mapping[str, Any]) -> str:
     """What the int8 size serves, and how far its decisions are from the fp32 graph's."""
     return (
         "This size serves the fp32 weights through the importer's `cpu` profile (fused transformer"
-        " subgraphs, int8 dynamic quantization), as `clinserve import --profile cpu` writes them for"
+        " subgraphs, int8 quantization with scales calibrated at import, so no text's answer depends"
+        " on its batch), as `clinserve import --profile cpu` writes them for"
         " a CPU deployment; the limit and the ONNX Runtime peer run the same int8 graph, the"
         f" `transformers` peer the fp32 weights (what a team writes first). On {agreement['texts']}"
         " texts spread over the corpus the int8 graph agrees with the fp32 one on"

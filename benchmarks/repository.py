@@ -46,9 +46,13 @@ class Variant:
 
 
 # A size ending in this suffix serves its fp32 size's weights through the importer's ``cpu``
-# profile (fused transformer subgraphs, int8 dynamic quantization): what a CPU deployment runs.
+# profile (fused transformer subgraphs, static int8 quantization calibrated on the importer's
+# calibration texts): what a CPU deployment runs.
 INT8_SUFFIX = "-int8"
 _INT8_STAMP = "int8-source.json"
+# Part of the stamp: int8 weights written by another quantization are rebuilt.
+QUANTIZATION = "static-qdq-minmax"
+_QUANTIZATION_KEY = "_quantization"
 
 
 def fp32_size(size: str) -> str:
@@ -75,14 +79,18 @@ def build_weights(
 def quantize_weights(source: Path, target: Path, models: Sequence[str]) -> Path:
     """``source`` with every ONNX step's graph replaced by its ``cpu`` import profile.
 
-    The other files are hard-linked. Skipped when the stamp names the same source graphs.
+    The other files are hard-linked. Skipped when the stamp names the same source graphs and
+    the same quantization.
     """
+    from clinserve_runtime.importers.calibration_texts import CALIBRATION_TEXTS
+    from clinserve_runtime.importers.parity import encode_chunks, model_feeds
     from clinserve_runtime.importers.profiles import optimize_cpu
     from clinserve_runtime.importers.progress import Progress
 
     specs = load_catalog()
     graphs = {name: source / specs[name].onnx_model / "1" / "model.onnx" for name in models}
-    identity = {name: [g.stat().st_size, g.stat().st_mtime_ns] for name, g in graphs.items()}
+    identity: dict[str, Any] = {name: [g.stat().st_size, g.stat().st_mtime_ns] for name, g in graphs.items()}
+    identity[_QUANTIZATION_KEY] = QUANTIZATION
     stamp = target / _INT8_STAMP
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == identity:
         return target
@@ -99,7 +107,10 @@ def quantize_weights(source: Path, target: Path, models: Sequence[str]) -> Path:
         # then write the result in the form the default settings serve, as an import would.
         plain = work / "fp32.onnx"
         onnx.save_model(untrim(onnx.load(str(graph))), str(plain))
-        quantized, _facts = optimize_cpu(plain, work, progress)
+        # Calibrated as an import calibrates it: the served tokenizer, the built-in texts.
+        tokenizer = source / specs[name].tokenizer_model / "1" / "tokenizer.json"
+        calibration = [model_feeds(c.batch) for c in encode_chunks(tokenizer, specs[name], CALIBRATION_TEXTS)]
+        quantized, _facts = optimize_cpu(plain, work, progress, calibration)
         served = target / specs[name].onnx_model / "1" / "model.onnx"
         served.unlink()  # a hard link to the fp32 graph: replace it, never write through it
         onnx.save_model(served_graph(quantized, specs[name], ServingSettings()), str(served))

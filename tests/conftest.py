@@ -2,11 +2,17 @@
 
 The server fixture builds a tiny demo repository once (cached under build/test_repository),
 starts ``tritonserver`` on free loopback ports and stops it at the end of the session.
+
+The session fails when a test leaves a process running (a server, its Python stubs, a peer):
+every process the tests start inherits a session variable, and what still carries it at the
+end is listed and killed (``tests/process_guard.py``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +20,34 @@ from pathlib import Path
 import pytest
 
 from clinserve_ensemble.catalog import ModelSpec, load_catalog
+from tests.process_guard import SESSION_VARIABLE, end_leftovers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 TEST_REPOSITORY = PROJECT_ROOT / "build" / "test_repository"
 LOG_DIR = PROJECT_ROOT / "build" / "test-logs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A value of this session's own: a pytest run inside a test guards its own children.
+    os.environ[SESSION_VARIABLE] = f"{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = end_leftovers(os.environ[SESSION_VARIABLE])
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [
+        f"{len(left)} process(es) started by the tests were still running at the end (killed now):",
+        *left,
+    ]
+    if reporter is not None:
+        reporter.write_sep("=", "processes left behind", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

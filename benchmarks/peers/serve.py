@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+from clinserve_runtime.process_group import stop_group
 
 KINDS = ("transformers", "onnx")
 HOST = "127.0.0.1"
@@ -119,14 +120,9 @@ class PeerServer:
         raise PeerError(f"{self.kind} peer was not ready after {timeout_s:.0f}s")
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 15 s."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        """SIGTERM, then SIGKILL after 15 s; whatever is left of its process group too."""
+        if self.process is not None:
+            stop_group(self.process, timeout_s=15)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clinserve_runtime.importers.calibration_texts import CALIBRATION_TEXTS
 from clinserve_runtime.importers.errors import ImportFailure
 from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
 from clinserve_runtime.importers.pipeline import ImportRequest, import_model
@@ -29,10 +30,10 @@ from clinserve_runtime.importers.validation import NewModelOptions
 DEFAULT_REPOSITORY = Path("model_repository")
 
 
-def read_texts(path: Path | None) -> tuple[str, ...]:
-    """Texts for parity: a JSON list of strings, or one text per line; the built-in set if None."""
+def read_texts(path: Path | None, default: tuple[str, ...] = DEFAULT_TEXTS) -> tuple[str, ...]:
+    """Texts from a JSON list of strings, or one text per line; ``default`` if ``path`` is None."""
     if path is None:
-        return DEFAULT_TEXTS
+        return default
     raw = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         texts = json.loads(raw)
@@ -54,6 +55,11 @@ def _import_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY, help="model repository root")
     parser.add_argument("--profile", choices=PROFILES, default="fp32", help="graph optimization profile")
     parser.add_argument("--texts", type=Path, help="texts for parity/profile checks (.json list or lines)")
+    parser.add_argument(
+        "--calibration-texts",
+        type=Path,
+        help="texts the cpu profile fits its int8 scales on (.json list or lines; default: a built-in set)",
+    )
     parser.add_argument("--no-parity", action="store_true", help="skip the PyTorch parity check")
     parser.add_argument(
         "--accept-failed-checks",
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=Progress(quiet=args.quiet),
             )
             _print(report)
+            for cause in report["failure_causes"]:
+                sys.stderr.write(f"parity failed: {cause}\n")
             return 0 if report["passed"] else 1
         args = _import_parser().parse_args(args_list)
         request = ImportRequest(
@@ -126,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             check_parity=not args.no_parity,
             texts=read_texts(args.texts),
+            calibration_texts=read_texts(args.calibration_texts, CALIBRATION_TEXTS),
             accept_failed_checks=args.accept_failed_checks,
         )
         _print(import_model(request, Progress(quiet=args.quiet)))

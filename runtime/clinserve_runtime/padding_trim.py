@@ -11,9 +11,9 @@ on two cores a 24-token tweet padded to 32 took 20.9 ms through the int8 base gr
 and, for a token classifier, pads its logits back to the input's length with zeros (positions
 past a sequence's end carry no piece, so the post-processor never reads them). So requests still
 merge by bucket, while each execution costs what its longest text needs. BERT masks padding out
-of attention, so the real positions' results do not change (fp32: to float rounding; an int8
-graph quantizes activations per tensor, so its results depend on padding either way, and a
-trimmed graph depends on it less).
+of attention, so the real positions' results do not change (to float rounding; the ``cpu``
+profile's int8 graph has fixed activation scales, so padding does not move its results either,
+which the importer's batch-independence check verifies).
 
 The transform lives in the graph, not in a backend, so the native ONNX Runtime backend of the
 production image runs exactly what the CPU stand-in runs here. It is for the ``cpu`` profile:

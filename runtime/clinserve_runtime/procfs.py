@@ -82,6 +82,47 @@ def descendants(root_pid: int, proc: Path = PROC) -> list[int]:
     return found
 
 
+def parent_pid(pid: int, proc: Path = PROC) -> int | None:
+    """The parent's pid, ``None`` once the process is gone."""
+    stat = _stat(pid, proc)
+    return None if stat is None else stat[2]
+
+
+def group_members(pgid: int, proc: Path = PROC) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, lowest pid first."""
+    found = []
+    for folder in proc.glob("[0-9]*"):
+        try:
+            fields = (folder / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(folder.name))
+    return sorted(found)
+
+
+def processes_with_environment(name: str, value: str, proc: Path = PROC) -> list[int]:
+    """Live processes whose environment holds ``name=value``, lowest pid first.
+
+    A variable set in a parent's ``os.environ`` is inherited by every process it starts and by
+    theirs, whatever process group or session they move to, so it marks a whole lineage (the
+    test session's guard in ``tests/conftest.py`` finds what the tests left running this way).
+    A process's own later changes to its environment are not seen (``/proc/<pid>/environ`` is
+    its environment at start), nor are processes of other users or zombies.
+    """
+    wanted = f"{name}={value}".encode()
+    found = []
+    for folder in proc.glob("[0-9]*"):
+        try:
+            environment = (folder / "environ").read_bytes()
+        except OSError:  # exited, or not ours to read
+            continue
+        if wanted in environment.split(b"\0"):
+            found.append(int(folder.name))
+    return sorted(found)
+
+
 def rss_kib(pid: int, proc: Path = PROC) -> int:
     """Resident memory of one process in KiB (0 when it has exited or is a zombie)."""
     try:

@@ -32,6 +32,7 @@ from typing import Any
 
 import clinserve_ensemble
 import clinserve_preprocess
+from clinserve_runtime.process_group import stop_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNTIME_DIR = PROJECT_ROOT / ".runtime"
@@ -310,21 +311,17 @@ class TritonServer:
     def stop(self, timeout_s: float | None = None) -> int | None:
         """SIGTERM, wait up to the exit timeout (+ margin), then SIGKILL. Returns the exit code.
 
+        Whatever is left of the server's process group then is killed too: Python stubs of a
+        server that was killed (or crashed) outlive it otherwise (``process_group``).
         Waits, so never call it from a signal handler (see :meth:`terminate`).
         """
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s or self.options.exit_timeout_secs + 15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        code = stop_group(self.process, timeout_s or self.options.exit_timeout_secs + 15)
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
             self._log_file = None
-        return self.process.returncode
+        return code
 
     def __enter__(self) -> TritonServer:
         self.start()

@@ -112,9 +112,10 @@ def test_int8_size_serves_the_quantized_graph_and_compares_it_with_fp32(smoke_ru
 
     graph = onnx.load(str(work / "weights" / "tiny-int8" / "treatment_changes_onnx" / "1" / "model.onnx"))
     operators = {node.op_type for node in graph.graph.node}
-    assert "DynamicQuantizeLinear" in operators or "MatMulInteger" in operators, operators
+    # Calibrated (static) scales: quantize nodes with fixed scales, none computing them per batch.
+    assert "QuantizeLinear" in operators and "DynamicQuantizeLinear" not in operators, operators
     fp32 = onnx.load(str(work / "weights" / "tiny" / "treatment_changes_onnx" / "1" / "model.onnx"))
-    assert not {"DynamicQuantizeLinear", "MatMulInteger"} & {node.op_type for node in fp32.graph.node}
+    assert not {"QuantizeLinear", "DynamicQuantizeLinear"} & {node.op_type for node in fp32.graph.node}
     results = json.loads((output / "results.json").read_text(encoding="utf-8"))
     int8 = results["sizes"]["tiny-int8"]
     assert int8["int8_agreement"]["texts"] == 16
@@ -125,4 +126,6 @@ def test_int8_size_serves_the_quantized_graph_and_compares_it_with_fp32(smoke_ru
         (level,) = load["levels"]
         assert level["summary"]["requests"] > 0
         assert level["summary"]["errors"] == 0, level["error_samples"]
-    assert "int8 dynamic quantization" in (output / "REPORT.md").read_text(encoding="utf-8")
+    assert "int8 quantization with scales calibrated at import" in (output / "REPORT.md").read_text(
+        encoding="utf-8"
+    )

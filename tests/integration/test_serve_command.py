@@ -7,8 +7,6 @@ command hung forever next to a zombie ``tritonserver`` (docs/runtime.md, lesson 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from clinserve_runtime.process_group import kill_group
 from clinserve_runtime.triton import free_ports
 from tests.conftest import PROJECT_ROOT, TEST_REPOSITORY
 
@@ -79,8 +78,17 @@ def wait_for_line(lines: list[str], text: str, process: subprocess.Popen[str], t
         if process.poll() is not None:
             pytest.fail(f"serve exited with {process.returncode} before {text!r}:\n{''.join(lines)}")
         time.sleep(0.2)
-    process.kill()
+    kill_serve(process)
     pytest.fail(f"no {text!r} after {timeout_s:.0f}s:\n{''.join(lines)}")
+
+
+def kill_serve(process: subprocess.Popen[str]) -> None:
+    """Kill the serve command and its servers, each with its stubs (they lead their own groups)."""
+    servers = children(process.pid)
+    process.kill()
+    process.wait()
+    for pid in servers:
+        kill_group(pid)
 
 
 def stop_and_wait(process: subprocess.Popen[str], signum: int, lines: list[str]) -> int:
@@ -91,8 +99,7 @@ def stop_and_wait(process: subprocess.Popen[str], signum: int, lines: list[str])
     except subprocess.TimeoutExpired:
         process.kill()
         for pid in server_pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            kill_group(pid)
         name = signal.Signals(signum).name
         pytest.fail(f"serve still running {STOP_TIMEOUT_S}s after {name}:\n{''.join(lines)}")
     for pid in server_pids:

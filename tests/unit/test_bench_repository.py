@@ -29,3 +29,22 @@ def test_variants_link_the_weights_unless_their_graph_form_differs(tmp_path):
         assert not is_trimmed(onnx.load(str(graph)))
         tokenizer = f"{MODEL}_tokenizer/1/tokenizer.json"
         assert (plain / tokenizer).stat().st_ino == (weights / tokenizer).stat().st_ino
+
+
+def test_int8_weights_are_what_the_cpu_import_writes_batch_independent_and_trimmed(tmp_path, catalog):
+    from benchmarks.repository import build_weights
+    from clinserve_runtime.importers.batch_independence import check_batch_independence
+    from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
+
+    model = "treatment_changes"
+    spec = catalog[model]
+    repository = build_weights(tmp_path, "tiny-int8", [model])
+    graph = repository / spec.onnx_model / "1" / "model.onnx"
+    ops = {node.op_type for node in onnx.load(str(graph)).graph.node}
+    assert "QuantizeLinear" in ops and "DynamicQuantizeLinear" not in ops  # calibrated scales
+    assert is_trimmed(onnx.load(str(graph)))
+    tokenizer = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    assert check_batch_independence(spec, tokenizer, graph, DEFAULT_TEXTS)["passed"]
+    stamp = graph.stat().st_mtime_ns
+    assert build_weights(tmp_path, "tiny-int8", [model]) == repository
+    assert graph.stat().st_mtime_ns == stamp, "up to date: not quantized again"

@@ -1,18 +1,17 @@
-"""The cpu profile counts the quantizer's expected warnings instead of printing hundreds of them."""
+"""The cpu profile keeps the quantizer's misleading pre-processing advice off the user's screen."""
 
 from __future__ import annotations
 
 import logging
 
-from clinserve_runtime.importers.profiles import _UntypedTensorWarnings
+from clinserve_runtime.importers.profiles import _PreprocessingAdvice
 
 
-def test_only_the_untyped_tensor_warnings_are_swallowed_and_counted(caplog):
-    with caplog.at_level(logging.WARNING), _UntypedTensorWarnings() as untyped:
-        logging.warning("Failed to infer data type of tensor: 'layer0.probs'. Please add data type info")
-        logging.warning("Failed to infer data type of tensor: 'layer0.ctx'. Please add data type info")
+def test_only_the_preprocessing_advice_is_dropped_while_quantizing(caplog):
+    with caplog.at_level(logging.WARNING), _PreprocessingAdvice():
+        logging.warning("Please consider to run pre-processing before quantization. Refer to example: …")
+        logging.warning("Please consider pre-processing before quantization. See …")
         logging.warning("something else went wrong")
-    assert untyped.count == 2
     assert [r.getMessage() for r in caplog.records] == ["something else went wrong"]
-    logging.warning("Failed to infer data type of tensor: 'after'")  # the filter is gone afterwards
-    assert caplog.records[-1].getMessage() == "Failed to infer data type of tensor: 'after'"
+    logging.warning("Please consider pre-processing before quantization.")  # the filter is gone afterwards
+    assert caplog.records[-1].getMessage() == "Please consider pre-processing before quantization."

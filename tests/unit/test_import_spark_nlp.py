@@ -122,14 +122,6 @@ def test_import_folder_becomes_a_new_model_with_flags_for_what_it_does_not_state
     assert "no_change" in config
 
 
-def test_import_folder_without_casing_asks_for_the_flag(tmp_path, vocab, binary_graph):
-    source = tmp_path / "sparknlp_import"
-    write_import_folder(source, onnx_bytes=binary_graph, vocab=vocab, labels=["a", "b"])
-    with pytest.raises(ImportFailure, match="--cased or --uncased"):
-        run_import(source, "my_model", tmp_path / "repo", max_tokens=128)
-    assert_nothing_written(tmp_path / "repo")
-
-
 def test_saved_token_classifier_imports_into_the_ner_entry(tmp_path, vocab, catalog):
     spec = catalog["drug_development_trials"]
     source = tmp_path / "ner_saved"

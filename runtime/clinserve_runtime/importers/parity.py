@@ -57,19 +57,32 @@ def served_mode(spec: ModelSpec) -> Mode:
     return modes[default_mode(token_level=spec.is_token_classifier, per_sentence=spec.per_sentence)]
 
 
-def encode_chunks(tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str]) -> list[EncodedChunk]:
-    """Encode ``texts`` as the served tokenizer step would, in chunks."""
-    encoder = TextEncoder(Tokenizer.from_file(str(tokenizer_path)), spec.max_tokens)
-    mode = served_mode(spec)
-    chunks = []
-    for start in range(0, len(texts), TEXTS_PER_CHUNK):
-        part = list(texts[start : start + TEXTS_PER_CHUNK])
-        chunks.append(
-            EncodedChunk(
-                part, encoder.encode(part, segmentation=mode.segmentation, quote_text=mode.quotes_text), mode
-            )
-        )
-    return chunks
+def served_encoder(tokenizer_path: Path, spec: ModelSpec) -> tuple[TextEncoder, Mode]:
+    """The encoder and the mode the served tokenizer step uses for ``spec``'s requests."""
+    return TextEncoder(Tokenizer.from_file(str(tokenizer_path)), spec.max_tokens), served_mode(spec)
+
+
+def encode_request(encoder: TextEncoder, texts: Sequence[str], mode: Mode) -> EncodedChunk:
+    """``texts`` as one request in ``mode``, encoded as the tokenizer step encodes it."""
+    part = list(texts)
+    return EncodedChunk(
+        part, encoder.encode(part, segmentation=mode.segmentation, quote_text=mode.quotes_text), mode
+    )
+
+
+def encode_chunks(
+    tokenizer_path: Path, spec: ModelSpec, texts: Sequence[str], *, chunk: int = TEXTS_PER_CHUNK
+) -> list[EncodedChunk]:
+    """Encode ``texts`` as the served tokenizer step would, ``chunk`` texts per request."""
+    encoder, mode = served_encoder(tokenizer_path, spec)
+    return [
+        encode_request(encoder, texts[start : start + chunk], mode) for start in range(0, len(texts), chunk)
+    ]
+
+
+def model_feeds(batch: EncodedBatch) -> dict[str, npt.NDArray[np.int64]]:
+    """The graph's inputs, by name, from an encoded batch."""
+    return {name: getattr(batch, name) for name in MODEL_INPUTS}
 
 
 class OnnxRunner:
@@ -85,8 +98,7 @@ class OnnxRunner:
 
     def __call__(self, batch: EncodedBatch) -> Logits:
         """Logits of one encoded batch."""
-        feeds = {name: getattr(batch, name) for name in MODEL_INPUTS}
-        (logits,) = self.session.run(["logits"], feeds)
+        (logits,) = self.session.run(["logits"], model_feeds(batch))
         return np.asarray(logits, dtype=np.float32)
 
 
@@ -192,7 +204,10 @@ def compare_runners(
         "sequences": sum(c.batch.num_sequences for c in chunks),
         "max_abs_logit_diff": max_diff,
         "decisions_compared": total,
+        "decisions_differing": total - agree,
         "decision_agreement": agree / total if total else 1.0,
+        "units_compared": unit_total,
+        "units_differing": unit_total - unit_agree,
         "unit_agreement": unit_agree / unit_total if unit_total else 1.0,
         "units": "words" if spec.is_token_classifier else "sequences",
         "mismatches": mismatches,
@@ -329,6 +344,7 @@ def served_parity(
         "candidate": f"served ensemble {spec.name} at {server_url}",
         "texts": text_offset,
         "decisions_compared": total,
+        "decisions_differing": total - agree,
         "decision_agreement": agree / total if total else 1.0,
         "mismatches": mismatches,
     }

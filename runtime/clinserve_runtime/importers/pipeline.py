@@ -1,5 +1,10 @@
 """One import: read a source, check it, export/optimize the graph, prove parity, write the entry.
 
+The graph is checked in the form it will be served (``served_checks``): an optimized graph
+against fp32, and every graph for batch independence. A failed check is reported as one line
+per cause (``check_causes``), in the exception's message or, with ``accept_failed_checks``, as
+warnings and in the record's ``checks_failed``.
+
 Everything before :func:`~clinserve_runtime.repository.write_model_entry` happens in a work
 folder; any failure stops there, so the repository is never left with a half-written model.
 The import is then recorded in the repository's build stamp (so ``make repository`` keeps it)
@@ -23,16 +28,18 @@ import onnxruntime
 from clinserve_ensemble.catalog import ModelSpec
 from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer
 from clinserve_runtime.configs import Provenance, ServingSettings
+from clinserve_runtime.importers.calibration_texts import CALIBRATION_TEXTS
+from clinserve_runtime.importers.check_causes import parity_causes
 from clinserve_runtime.importers.errors import ImportFailure
 from clinserve_runtime.importers.huggingface import read_checkpoint
-from clinserve_runtime.importers.parity import encode_chunks, profile_comparison, pytorch_parity
+from clinserve_runtime.importers.parity import encode_chunks, model_feeds, pytorch_parity
 from clinserve_runtime.importers.parity_texts import DEFAULT_TEXTS
-from clinserve_runtime.importers.profiles import PROFILES, apply_profile
+from clinserve_runtime.importers.profiles import PROFILES, Feeds, apply_profile
 from clinserve_runtime.importers.progress import Progress
+from clinserve_runtime.importers.served_checks import check_served, summary, write_served_form
 from clinserve_runtime.importers.source import SourceInfo, detect_kind
 from clinserve_runtime.importers.spark_nlp import read_import_folder, read_saved_annotator
-from clinserve_runtime.importers.validation import NewModelOptions, resolve_spec, validate_graph
-from clinserve_runtime.ort_providers import local_providers
+from clinserve_runtime.importers.validation import NewModelOptions, casing_note, resolve_spec, validate_graph
 from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp, write_model_entry, write_stamp
 
 IMPORT_RECORD = "clinserve-import.json"
@@ -51,9 +58,10 @@ class ImportRequest:
         profile: ``fp32``, ``cpu`` (fusion + int8) or ``gpu`` (fp16 + TensorRT).
         options: Facts for a new model (task, casing, length, …).
         check_parity: Compare with the PyTorch original (Hugging Face sources).
-        texts: The text set for parity and profile checks.
-        accept_failed_checks: Write the model even when parity or profile agreement misses its
-            target (the report still says so).
+        texts: The text set for parity, profile and batch-independence checks.
+        calibration_texts: The texts the ``cpu`` profile fits its int8 activation scales on.
+        accept_failed_checks: Write the model even when a check (parity, profile agreement,
+            batch independence) misses its target (the record and stderr still say why).
         settings: Serving settings; the ``gpu`` profile switches the execution profile.
     """
 
@@ -64,6 +72,7 @@ class ImportRequest:
     options: NewModelOptions = field(default_factory=NewModelOptions)
     check_parity: bool = True
     texts: Sequence[str] = DEFAULT_TEXTS
+    calibration_texts: Sequence[str] = CALIBRATION_TEXTS
     accept_failed_checks: bool = False
     settings: ServingSettings = field(default_factory=ServingSettings)
 
@@ -83,16 +92,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     scratch = path.with_name(f".{path.name}.tmp")
     scratch.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(scratch, path)
-
-
-def _summary(report: dict[str, Any]) -> str:
-    parts = [
-        f"max |Δ logit| {report['max_abs_logit_diff']:.2e}",
-        f"agreement {report['decision_agreement']:.1%}",
-    ]
-    if "unit_agreement" in report and report.get("units") == "words":
-        parts.append(f"word agreement {report['unit_agreement']:.1%}")
-    return ", ".join(parts)
 
 
 def _spec_dict(spec: ModelSpec) -> dict[str, Any]:
@@ -120,7 +119,8 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
     with progress.step(f"read {request.source}"):
         info = read_source(request.source.resolve())
     progress.note(f"source: {info.kind}, {len(info.labels)} labels, vocabulary of {len(info.vocab)}")
-    for note in info.notes:
+    notes = [*info.notes, *filter(None, [casing_note(info)])]
+    for note in notes:
         progress.note(f"note: {note}")
     spec = resolve_spec(request.model, info, request.options)
     settings = request.settings
@@ -133,7 +133,7 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
         "source_kind": info.kind,
         "profile": request.profile,
         "spec": _spec_dict(spec),
-        "notes": list(info.notes),
+        "notes": notes,
     }
     with tempfile.TemporaryDirectory(prefix="clinserve-import-") as scratch:
         work = Path(scratch)
@@ -143,64 +143,54 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
             record["graph"] = validate_graph(fp32, spec, info.vocab, settings)
         tokenizer_path = work / "tokenizer.json"
         tokenizer.save(str(tokenizer_path))
-        checks_failed: list[str] = []
+        causes: list[str] = []  # one line per reason a check failed
         if info.kind == "huggingface" and request.check_parity:
             with progress.step(f"parity: ONNX fp32 vs PyTorch on {len(request.texts)} texts"):
                 parity = pytorch_parity(info.path, fp32, tokenizer_path, spec, request.texts)
             progress.note(
-                f"parity: {_summary(parity)}, passed={parity['passed']}"
+                f"parity: {summary(parity)}, passed={parity['passed']}"
                 f" (PyTorch on CPU, ONNX on {parity['providers']['candidate']})"
             )
             record["parity"] = parity
-            if not parity["passed"]:
-                checks_failed.append("parity with the PyTorch checkpoint")
-        served, profile_facts = apply_profile(request.profile, fp32, work, progress)
-        if request.profile != "fp32":
-            chunks = encode_chunks(tokenizer_path, spec, request.texts)
-            # fp16 is not faster on CPU: the gpu profile is checked for agreement only, on the GPU
-            # where this machine and its ONNX Runtime build have one (make serve ORT=gpu).
-            timed = request.profile == "cpu"
-            where = local_providers(prefer_gpu=request.profile == "gpu")
-            what = "compare with fp32 and time both" if timed else f"compare with fp32 on {where.names[0]}"
-            with progress.step(f"profile {request.profile}: {what}"):
-                try:
-                    comparison = profile_comparison(spec, chunks, fp32, served, timed=timed, providers=where)
-                except ImportFailure:
-                    raise
-                except Exception as exc:  # fp16 kernels may be missing on some CPUs
-                    if timed:
-                        raise
-                    comparison = {
-                        "executed": False,
-                        "reason": f"ONNX Runtime on {where.names[0]} cannot run it: {exc}",
-                    }
-            comparison["provider_choice"] = where.reason
-            if "providers" in comparison:
-                ran = comparison["providers"]
-                progress.note(
-                    f"profile {request.profile}: fp32 reference on {ran['reference']},"
-                    f" {request.profile} graph on {ran['candidate']} ({where.reason})"
-                )
-            if not timed:
-                comparison["note"] = "agreement only: GPU speed is not measured at import"
-            profile_facts["comparison"] = comparison
-            if "decision_agreement" in comparison:
-                speed = (
-                    f", speed-up x{comparison['speedup']} ({comparison['fp32_sequences_per_s']} ->"
-                    f" {comparison['optimized_sequences_per_s']} seq/s)"
-                    if timed
-                    else ""
-                )
-                progress.note(f"profile {request.profile}: {_summary(comparison)}{speed}")
-                if not comparison["passed"]:
-                    checks_failed.append(f"{request.profile} profile agreement with fp32")
+            causes += [f"parity with the PyTorch checkpoint: {c}" for c in parity_causes(spec, parity)]
+        calibration: list[Feeds] = []
+        if request.profile == "cpu":
+            calibration = [
+                model_feeds(c.batch) for c in encode_chunks(tokenizer_path, spec, request.calibration_texts)
+            ]
+        optimized, profile_facts = apply_profile(request.profile, fp32, work, progress, calibration)
+        if calibration:
+            profile_facts["calibration"]["texts"] = len(request.calibration_texts)
+        # The checks below run on the graphs as they will be served (trimmed of padding on the
+        # cpu execution profile), and the entry is written from the checked file.
+        reference = write_served_form(fp32, spec, settings, work / "fp32.served.onnx")
+        served = (
+            reference
+            if request.profile == "fp32"
+            else write_served_form(optimized, spec, settings, work / f"{request.profile}.served.onnx")
+        )
+        checks = check_served(
+            profile=request.profile,
+            spec=spec,
+            tokenizer_path=tokenizer_path,
+            reference=reference,
+            served=served,
+            texts=request.texts,
+            progress=progress,
+        )
+        record["batch_independence"] = checks.facts.pop("batch_independence")
+        profile_facts.update(checks.facts)
+        causes += checks.causes
         record["profile_facts"] = profile_facts
-        if checks_failed and not request.accept_failed_checks:
+        if causes and not request.accept_failed_checks:
             raise ImportFailure(
-                f"{' and '.join(checks_failed)} missed the target (see the numbers above); nothing was"
-                " written. Fix the source, or pass --accept-failed-checks to serve it anyway"
+                f"the checks found {len(causes)} problem(s); nothing was written:\n"
+                + "".join(f"  {cause}\n" for cause in causes)
+                + "Fix the source, or pass --accept-failed-checks to serve it anyway"
             )
-        record["checks_failed"] = checks_failed
+        for cause in causes:
+            progress.warn(f"check failed, served anyway (--accept-failed-checks): {cause}")
+        record["checks_failed"] = causes
         weights = f"{info.description}{PROFILE_WEIGHT_SUFFIX[request.profile]}"
         record["weights"] = weights
         record["imported_at"] = datetime.now(UTC).isoformat(timespec="seconds")

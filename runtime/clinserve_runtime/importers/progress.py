@@ -23,6 +23,10 @@ class Progress:
         if not self.quiet:
             print(f"[import] {message}", file=self.stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        """One line the user must see: printed even when quiet."""
+        print(f"[import] warning: {message}", file=self.stream, flush=True)
+
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         """Time one step; the duration is also kept in :attr:`timings`."""

@@ -17,6 +17,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from clinserve_ensemble.catalog import ModelSpec
+from clinserve_runtime.importers.check_causes import parity_causes, served_causes
 from clinserve_runtime.importers.errors import ImportFailure
 from clinserve_runtime.importers.parity import (
     AGREEMENT_TARGET,
@@ -88,6 +89,7 @@ def parity_command(
         },
     }
     passed = True
+    causes: list[str] = []
     if profile != "gpu":  # the fp16 graph is meant for a GPU; it is compared through the server
         with progress.step(f"parity: served graph in-process vs PyTorch on {len(texts)} texts"):
             in_process = pytorch_parity(source.resolve(), graph, tokenizer, spec, texts)
@@ -98,6 +100,9 @@ def parity_command(
             )
         report["in_process"] = in_process
         passed = bool(in_process["passed"])
+        if not in_process["passed"]:
+            found = parity_causes(spec, in_process, agreement_target=None if exact else AGREEMENT_TARGET)
+            causes += [f"served graph in-process vs PyTorch: {c}" for c in found]
     if server_url:
         with progress.step(f"parity: served ensemble at {server_url} vs PyTorch"):
             served = served_parity(server_url, source.resolve(), tokenizer, spec, texts)
@@ -105,6 +110,9 @@ def parity_command(
         served["passed"] = within and served["decision_agreement"] >= (1.0 if exact else AGREEMENT_TARGET)
         report["served"] = served
         passed = passed and served["passed"]
+        found = served_causes(spec, served, exact=exact, agreement_target=AGREEMENT_TARGET)
+        causes += [f"served ensemble at {server_url} vs PyTorch: {c}" for c in found]
     report["passed"] = passed
+    report["failure_causes"] = causes
     _write_json(onnx_dir / PARITY_REPORT, report)
     return report

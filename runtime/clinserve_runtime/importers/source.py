@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from clinserve_runtime.importers.errors import ImportFailure
 from clinserve_runtime.importers.progress import Progress
 
 SOURCE_KINDS = ("huggingface", "sparknlp-import", "sparknlp-saved")
+# Special tokens are upper case in every BERT vocabulary ([CLS], [unused0], <S>): not evidence.
+SPECIAL_TOKEN = re.compile(r"^\[[^\]]*\]$|^<[^>]*>$")
+# A cased BERT vocabulary has thousands of capitalized pieces (a fifth of bert-base-cased's);
+# an uncased one has none. Between "none" and this share, the vocabulary does not tell.
+CASED_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -62,3 +68,37 @@ def detect_kind(path: Path) -> str:
         " a Spark NLP import folder (model.onnx + assets/) or a saved Spark NLP annotator"
         " (bert_classification_onnx, fields/, metadata/)"
     )
+
+
+@dataclass(frozen=True)
+class VocabularyCasing:
+    """What a vocabulary shows about casing: its upper-case word-pieces.
+
+    Attributes:
+        cased: True when at least ``CASED_SHARE`` of the pieces have upper-case letters, False
+            when none has, None in between (the vocabulary does not tell).
+        upper: Pieces with upper-case letters (special tokens not counted).
+        pieces: Pieces counted.
+    """
+
+    cased: bool | None
+    upper: int
+    pieces: int
+
+    def evidence(self) -> str:
+        """The finding in words, for messages."""
+        if self.upper == 0:
+            return f"none of its {self.pieces:,} word-pieces has an upper-case letter"
+        return f"{self.upper:,} of its {self.pieces:,} word-pieces have upper-case letters"
+
+
+def vocabulary_casing(vocab: Mapping[str, int]) -> VocabularyCasing:
+    """Whether ``vocab`` is cased, judged from its word-pieces."""
+    pieces = [token for token in vocab if not SPECIAL_TOKEN.match(token)]
+    upper = sum(1 for token in pieces if token != token.lower())
+    cased: bool | None = None
+    if upper == 0:
+        cased = False
+    elif upper >= CASED_SHARE * len(pieces):
+        cased = True
+    return VocabularyCasing(cased=cased, upper=upper, pieces=len(pieces))

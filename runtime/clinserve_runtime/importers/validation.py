@@ -20,7 +20,7 @@ from clinserve_ensemble.catalog import TASKS, CatalogError, ModelSpec, load_cata
 from clinserve_runtime.configs import ServingSettings, onnx_config
 from clinserve_runtime.graph_check import ConfigGraphMismatch, check_against_graph, config_tensors
 from clinserve_runtime.importers.errors import ImportFailure
-from clinserve_runtime.importers.source import SourceInfo
+from clinserve_runtime.importers.source import SourceInfo, vocabulary_casing
 
 GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
@@ -47,6 +47,54 @@ class NewModelOptions:
     rename_labels: bool = False
 
 
+def _casing_word(cased: bool) -> str:
+    return "cased" if cased else "uncased"
+
+
+def _new_model_casing(info: SourceInfo, flag: bool | None) -> bool:
+    """The casing of a new model: the source's word, else its vocabulary's, checked against the flag."""
+    if info.cased is not None:
+        if flag is not None and flag != info.cased:
+            raise ImportFailure(
+                f"--{_casing_word(flag)} contradicts the source, whose vocabulary is"
+                f" {_casing_word(info.cased)}; drop the flag"
+            )
+        return info.cased
+    shown = vocabulary_casing(info.vocab)
+    if shown.cased is not None:
+        if flag is not None and flag != shown.cased:
+            raise ImportFailure(
+                f"--{_casing_word(flag)} contradicts the source's vocabulary, which is"
+                f" {_casing_word(shown.cased)} ({shown.evidence()}); drop the flag"
+            )
+        return shown.cased
+    if flag is None:
+        raise ImportFailure(
+            f"{info.path} does not say whether its vocabulary is cased, and the vocabulary does not"
+            f" tell ({shown.evidence()}): pass --cased or --uncased"
+        )
+    return flag
+
+
+def source_casing(info: SourceInfo) -> tuple[bool | None, str]:
+    """The source's casing and how it is known: stated by the source, or shown by its vocabulary."""
+    if info.cased is not None:
+        return info.cased, ""
+    shown = vocabulary_casing(info.vocab)
+    return shown.cased, f" (the source does not state its casing; {shown.evidence()})"
+
+
+def casing_note(info: SourceInfo) -> str | None:
+    """A note when the casing the source states is not the one its vocabulary shows."""
+    shown = vocabulary_casing(info.vocab)
+    if info.cased is None or shown.cased is None or shown.cased == info.cased:
+        return None
+    return (
+        f"the source states that it is {_casing_word(info.cased)}, but {shown.evidence()}; it is"
+        f" served {_casing_word(info.cased)}, as the source's own tokenizer runs it"
+    )
+
+
 def _toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
@@ -58,16 +106,7 @@ def _new_spec(name: str, info: SourceInfo, options: NewModelOptions) -> ModelSpe
         task = options.task or ("multi_label" if info.multi_label else "single_label")
     if task not in TASKS:
         raise ImportFailure(f"--task must be one of {TASKS}, not {task!r}")
-    cased = options.cased if options.cased is not None else info.cased
-    if cased is None:
-        raise ImportFailure(
-            f"{info.path} does not say whether its vocabulary is cased: pass --cased or --uncased"
-        )
-    if info.cased is not None and cased != info.cased:
-        raise ImportFailure(
-            f"--{'cased' if cased else 'uncased'} contradicts the source, whose vocabulary is"
-            f" {'cased' if info.cased else 'uncased'}; drop the flag"
-        )
+    cased = _new_model_casing(info, options.cased)
     max_tokens = options.max_tokens or info.max_tokens
     if max_tokens is None:
         raise ImportFailure(f"{info.path} does not state a sequence length: pass --max-tokens (e.g. 128)")
@@ -145,10 +184,11 @@ def resolve_spec(name: str, info: SourceInfo, options: NewModelOptions) -> Model
             f" drop {overrides or ['--per-sentence']} or import under a new name"
         )
     _check_catalog_labels(spec, info, options)
-    if info.cased is not None and info.cased != spec.cased:
+    cased, known_from = source_casing(info)
+    if cased is not None and cased != spec.cased:
         raise ImportFailure(
-            f"the source's vocabulary is {'cased' if info.cased else 'uncased'} but {name} is"
-            f" {'cased' if spec.cased else 'uncased'} in catalog.toml; a wrong casing silently"
+            f"the source's vocabulary is {_casing_word(cased)} but {name} is"
+            f" {_casing_word(spec.cased)} in catalog.toml{known_from}; a wrong casing silently"
             " changes every prediction: fix catalog.toml or import the matching model"
         )
     if info.max_tokens is not None and info.max_tokens != spec.max_tokens:
