@@ -559,13 +559,13 @@ def long_docs_section(long_docs: dict[str, Any] | None) -> str:
         rows.append(
             [
                 str(d["chars"]), _fmt(d.get("p50_ms")), _fmt(d.get("ms_per_1k_chars"), 2),
-                str(d.get("truncated", "-")), str(d.get("dropped_tokens", "-")), str(d.get("entities", "-")),
+                _fmt(d.get("requests_per_document"), 0), str(d.get("truncated", "-")),
+                str(d.get("dropped_tokens", "-")), str(d.get("entities", "-")),
                 d.get("error", ""),
             ]
         )  # fmt: skip
-    text = table(
-        ["chars", "p50 ms", "ms per 1k chars", "truncated", "dropped tokens", "entities", "error"], rows
-    )
+    header = ["chars", "p50 ms", "ms per 1k chars", "requests", "truncated", "dropped tokens", "entities"]
+    text = table([*header, "error"], rows)
     growth = [
         f"{g['from_chars']}→{g['to_chars']} chars: time ×{g['time_ratio']:.2f}"
         f" for length ×{g['length_ratio']:.0f}"
@@ -785,7 +785,9 @@ def render(
         "## Cost as work grows: long documents",
         "",
         (f"Token classification (`drug_development_trials`, {results['long_docs']['size']} weights),"
-         " one document per request, sequential.") if results.get("long_docs") else "",
+         " one document at a time through the client library, which sends a document past one"
+         " request's limits as several requests (*requests*) and merges their answers.")
+        if results.get("long_docs") else "",
         "",
         long_docs_section(results.get("long_docs")),
         *[f"![{name}]({name})\n" for name in images.get("long_docs", [])],

@@ -29,7 +29,7 @@ def smoke_run(tmp_path_factory):
         sys.executable, "-m", "benchmarks",
         "--sizes", "tiny", "tiny-int8", "--variants", "current", "--concurrency", "2",
         "--duration", "1", "--warmup", "0.2", "--corpus-size", "16", "--paired-texts", "6",
-        "--long-doc-sizes", "1000", "3000", "--long-doc-repeats", "1",
+        "--long-doc-sizes", "1000", "60000", "--long-doc-repeats", "1",
         "--background-sample", "0.2", "--budget", "500",
         "--work-dir", str(root / "work"), "--output-dir", str(output),
     ]  # fmt: skip
@@ -83,8 +83,14 @@ def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):
     assert "## Targets" in report
     for model in ("treatment_changes_tokenizer", "treatment_changes_onnx", "treatment_changes_postprocess"):
         assert f"| current | 2 | {model} |" in report
-    assert "| 1000 |" in report and "| 3000 |" in report
+    assert "| 1000 |" in report and "| 60000 |" in report
     assert "Silently truncated" not in report
+    # 60,000 characters pass one request's limits (50,000 characters, the token budget): the
+    # client library sends the document in parts, as a user's call would.
+    documents = json.loads((output / "results.json").read_text(encoding="utf-8"))["long_docs"]["documents"]
+    assert [d["chars"] for d in documents] == [1000, 60000]
+    assert all("error" not in d and d["entities"] > 0 for d in documents), documents
+    assert documents[0]["requests_per_document"] == 1 and documents[1]["requests_per_document"] >= 2
     for name in ("throughput_tiny.png", "latency_tiny.png", "long_docs.png"):
         assert (output / name).read_bytes()[:8] == PNG_MAGIC
         assert f"]({name})" in report
