@@ -203,19 +203,28 @@ def served_providers(log_path: Path, offset: int, onnx_model: str) -> list[str]:
     return sorted(set(providers_in_log(text, onnx_model)))
 
 
+def local_variant(plan: Plan, size: str, variant: Variant) -> Variant:
+    """``variant`` as this run serves it: on the gpu profile with a TensorRT engine cache of its own.
+
+    The configs' default cache path is the image's, not writable here; one cache per server,
+    since servers starting together would race to create a shared one
+    (``ServingSettings.gpu_onnx_instances``). Kept under the work dir: a later run loads the
+    engines instead of building them again.
+    """
+    if variant.settings.execution_profile != "gpu":
+        return variant
+    cache = plan.work_dir / "tensorrt" / f"{size}-{variant.name}"
+    cache.mkdir(parents=True, exist_ok=True)
+    return replace(variant, settings=replace(variant.settings, trt_cache_dir=str(cache.resolve())))
+
+
 def start_triton(plan: Plan, size: str, weights: Path, variant: Variant, models: list[str]) -> TritonServer:
     """A Triton server for one variant on free loopback ports (started, not yet ready)."""
-    if variant.settings.execution_profile == "gpu":
-        # The configs' default cache path is the image's; each server gets its own cache, since
-        # servers starting together would race to create one (ServingSettings.gpu_onnx_instances).
-        cache = plan.work_dir / "tensorrt" / f"{size}-{variant.name}"
-        cache.mkdir(parents=True, exist_ok=True)
-        variant = replace(variant, settings=replace(variant.settings, trt_cache_dir=str(cache.resolve())))
     repository = materialize(
         weights,
         plan.work_dir / "variants" / f"{size}-{variant.name}",
         models,
-        variant,
+        local_variant(plan, size, variant),
         weights=f"demo-{size}",
     )
     http_port, grpc_port, metrics_port = free_ports(3)
