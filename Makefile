@@ -18,8 +18,8 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c requiremen
 ORT ?= cpu
 ORT_VERSION := $(shell sed -n 's/^onnxruntime==//p' requirements/constraints.txt)
 ORT_PACKAGE := $(if $(filter gpu,$(ORT)),onnxruntime-gpu,onnxruntime)
-# Model-config profile `make repository` renders: with ORT=gpu, gpu when this machine has a GPU
-# (else cpu, and build_demo says why); PROFILE=cpu|gpu forces one.
+# Model-config profile `make repository` renders and `make bench` measures: with ORT=gpu, gpu when
+# this machine has a GPU (else cpu, and build_demo says why); PROFILE=cpu|gpu forces one.
 PROFILE ?= $(if $(filter gpu,$(ORT)),auto,cpu)
 # Where a locally served gpu profile keeps its TensorRT engines (the image's path is not writable here).
 LOCAL_TRT_CACHE := $(abspath $(RUNTIME_DIR))/tensorrt-cache
@@ -33,7 +33,8 @@ help:
 	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
 	@echo "make unit        unit tests only (no server)"
 	@echo "make lint        ruff + mypy"
-	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~20 min, not in CI)"
+	@echo "make bench       benchmark: limit vs Triton vs FastAPI peers, base + tiny (~20 min, not in CI);"
+	@echo "                 ORT=gpu: on a GPU host the limit, the peers and the served path on the GPU"
 	@echo "make load-test   Locust over gRPC: 60 s headless, CSV + HTML in build/load-test, fails on a broken SLO"
 	@echo "make reliability burst, overload, heavy neighbours, SIGTERM, SIGKILL, killed stub, soak on real servers; table (~9 min)"
 	@echo "make sentence-eval  compare sentence splitters on the labelled clinical sets (own venv, ~3 min)"
@@ -150,13 +151,14 @@ endif
 
 # --- benchmarks/ (docs/benchmarks.md) ---------------------------------------------------------
 # Bounded to 20 minutes on a 2-core machine; writes benchmarks/reports/REPORT.md and its plots.
-# BENCH_ARGS passes options, e.g. BENCH_ARGS="--variants all --budget 3600".
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--variants all --budget 3600". ORT=gpu installs
+# onnxruntime-gpu (venv) and measures the gpu profile where a GPU runs it (PROFILE, above).
 BENCH_ARGS ?=
 
 .PHONY: bench
 
 bench: venv runtime
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks --profile $(PROFILE) $(BENCH_ARGS)
 
 # --- load_tests/ (docs/load-testing.md) -------------------------------------------------------
 # Without LOAD_TEST_URL it starts a local server with $(MODEL_REPOSITORY) and stops it after.

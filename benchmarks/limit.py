@@ -2,6 +2,7 @@
 
 No server, no IPC, no queue: tokenize with the served ``tokenizer.json``, then run the graph of
 the served ``model.onnx`` with the served session options (``clinserve_runtime.ort_options``),
+on the execution profile's provider (``benchmarks.sessions``: the GPU on the ``gpu`` profile),
 under batching policies:
 
 - ``sorted``: sort the texts by token count, cut into batches, pad each batch to its longest
@@ -18,7 +19,7 @@ Tokenization is timed apart from inference. The single-text latency (tokenize + 
 batch 1, padded to its own length) is the floor for the served latency at concurrency 1.
 
     python -m benchmarks.limit --repository build/bench_repository --model treatment_changes \
-        --corpus build/bench/corpus.jsonl --output build/bench/limit.json
+        --corpus build/bench/corpus.jsonl --output build/bench/limit.json [--profile gpu]
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from benchmarks.corpus import load_corpus
+from benchmarks.sessions import open_session, runs_on
 from benchmarks.stats import percentile
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.encoding import bucket_length
-from clinserve_runtime.configs import ServingSettings
-from clinserve_runtime.ort_options import session_options
+from clinserve_runtime.configs import EXECUTION_PROFILES, ServingSettings
 
 POLICIES = ("sorted", "bucket", "fixed")
 # The served padding lengths (ServingSettings' defaults for the cpu profile).
@@ -250,8 +251,9 @@ def measure(
     intra_op_threads: int = 0,
     single_texts: int = 48,
     buckets: Sequence[int] = DEFAULT_BUCKETS,
+    profile: str = "cpu",
 ) -> dict[str, Any]:
-    """Run the limit measurement; returns a JSON-ready record."""
+    """Run the limit measurement on ``profile``'s provider; returns a JSON-ready record."""
     spec = load_catalog()[model]
     onnx_path = repository / spec.onnx_model / "1" / "model.onnx"
     tokenizer_path = repository / spec.tokenizer_model / "1" / "tokenizer.json"
@@ -259,8 +261,7 @@ def measure(
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: build the benchmark repository first")
     tokenizer = WholeTextTokenizer(tokenizer_path, spec.max_tokens)
-    options = session_options({"intra_op_thread_count": str(intra_op_threads)})
-    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    session = open_session(onnx_path, profile, threads=intra_op_threads)
 
     tokenizer.encode(texts[:8])  # the first call pays the tokenizer's lazy set-up
     started = time.perf_counter()
@@ -289,6 +290,8 @@ def measure(
     return {
         "model": model,
         "onnx": str(onnx_path),
+        "profile": profile,
+        **runs_on(session),
         "intra_op_threads": intra_op_threads,
         "buckets": list(buckets),
         "texts": len(texts),
@@ -326,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intra-op-threads", type=int, default=0)
     parser.add_argument("--single-texts", type=int, default=48, help="texts timed one at a time")
     parser.add_argument("--buckets", type=int, nargs="+", default=list(DEFAULT_BUCKETS))
+    parser.add_argument(
+        "--profile", choices=EXECUTION_PROFILES, default="cpu", help="execution profile: gpu runs on the GPU"
+    )
     args = parser.parse_args(argv)
     texts = [t.text for t in load_corpus(args.corpus)]
     record = measure(
@@ -336,13 +342,14 @@ def main(argv: list[str] | None = None) -> int:
         intra_op_threads=args.intra_op_threads,
         single_texts=args.single_texts,
         buckets=args.buckets,
+        profile=args.profile,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     best = record["best"]
     print(
         f"limit {args.model}: {best['texts_per_s']:.1f} texts/s ({best['label']}),"
-        f" single text p50 {record['single']['p50_ms']:.1f} ms"
+        f" single text p50 {record['single']['p50_ms']:.1f} ms, on {record['provider']}"
     )
     return 0
 

@@ -76,13 +76,24 @@ def git_revision(root: Path) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+# Distributions that install a package's module in its place (make bench ORT=gpu).
+ALTERNATIVES = {"onnxruntime": "onnxruntime-gpu"}
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the packages the measurements depend on."""
     found = {}
     for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+        for distribution in (name, ALTERNATIVES.get(name)):
+            if distribution is None:
+                continue
+            try:
+                version = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            found[name] = version if distribution == name else f"{version} ({distribution})"
+            break
+        else:
             found[name] = "not installed"
     return found
 

@@ -8,7 +8,8 @@ smaller than the drift of a shared two-core machine between two measurements tak
 apart: limit runs of the same 48 texts gave p50s from 21 to 32 ms in one benchmark run. So this
 measures both in one loop, in one process, on the same texts: for every text, one gRPC call to
 the served ensemble and one in-process limit call (tokenize, then one ONNX Runtime call at batch
-1 padded to the text's own length, as ``benchmarks.limit`` does), in rotating order so no side
+1 padded to the text's own length, as ``benchmarks.limit`` does, on the same provider), in
+rotating order so no side
 always runs first. Background load then falls on both alike, and the paired differences say how
 much the served path adds to the same text at the same moment. With several ``--target``
 servers (serving-settings variants), each gets its call per text in the same rotation, so their
@@ -26,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from benchmarks.corpus import load_corpus
 from benchmarks.limit import WholeTextTokenizer, pad_batch, spread
+from benchmarks.sessions import open_session, runs_on
 from benchmarks.stats import percentile
 from clinserve_ensemble.catalog import load_catalog
-from clinserve_runtime.ort_options import session_options
+from clinserve_runtime.configs import EXECUTION_PROFILES
 
 REQUEST_TIMEOUT_S = 60.0
 WARMUP_TEXTS = 4
@@ -67,19 +68,18 @@ def measure(
     *,
     rounds: int = 2,
     intra_op_threads: int = 0,
+    profile: str = "cpu",
 ) -> dict[str, Any]:
-    """Interleave the limit and every target (name -> gRPC URL) over ``texts``; a JSON-ready record."""
+    """Interleave the limit (on ``profile``'s provider) and every target (name -> gRPC URL) over
+    ``texts``; a JSON-ready record."""
     import tritonclient.grpc as grpcclient
 
     spec = load_catalog()[model]
     tokenizer = WholeTextTokenizer(
         repository / spec.tokenizer_model / "1" / "tokenizer.json", spec.max_tokens
     )
-    options = session_options({"intra_op_thread_count": str(intra_op_threads)})
-    session = ort.InferenceSession(
-        str(repository / spec.onnx_model / "1" / "model.onnx"),
-        sess_options=options,
-        providers=["CPUExecutionProvider"],
+    session = open_session(
+        repository / spec.onnx_model / "1" / "model.onnx", profile, threads=intra_op_threads
     )
     clients = {name: grpcclient.InferenceServerClient(url) for name, url in targets.items()}
 
@@ -124,6 +124,7 @@ def measure(
         "model": model,
         "texts": len(texts),
         "rounds": rounds,
+        "limit_runs_on": runs_on(session),
         "targets": {name: summarize(times[name], times["limit"]) for name in targets},
     }
 
@@ -146,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--texts", type=int, default=48, help="texts spread over the corpus")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--profile",
+        choices=EXECUTION_PROFILES,
+        default="cpu",
+        help="execution profile of the limit's session",
+    )
     args = parser.parse_args(argv)
     if args.texts < 1 or args.rounds < 1:
         parser.error("--texts and --rounds must be >= 1")
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(not name or not url or name == "limit" for name, url in targets.items()):
         parser.error("--target takes NAME=HOST:PORT (NAME not 'limit')")
     texts = spread([t.text for t in load_corpus(args.corpus)], args.texts)
-    record = measure(targets, args.model, args.repository, texts, rounds=args.rounds)
+    record = measure(targets, args.model, args.repository, texts, rounds=args.rounds, profile=args.profile)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     for name, side in record["targets"].items():

@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks.stats import ratio
 from benchmarks.triton_stats import ModelStages, window_stages
+from clinserve_runtime.ort_providers import CPU, CUDA, TENSORRT
 
 THROUGHPUT_TARGET = 0.8
 LATENCY_MARGIN_MS = 3.0
@@ -39,6 +40,8 @@ PEER_LABELS = {
     "transformers": "FastAPI + transformers pipeline",
     "onnx": "FastAPI + ONNX Runtime per request",
 }
+# ONNX Runtime providers by the device they run on.
+PROVIDER_DEVICES = {CPU: "CPU", CUDA: "GPU", TENSORRT: "GPU"}
 
 
 @dataclass(frozen=True)
@@ -655,8 +658,46 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
     return notes
 
 
+def provider_label(provider: str) -> str:
+    """``GPU provider (CUDAExecutionProvider)``; a peer's own description (PyTorch) as it is."""
+    device = PROVIDER_DEVICES.get(provider)
+    return f"{device} provider ({provider})" if device else provider
+
+
+def execution_lines(results: Mapping[str, Any]) -> str:
+    """The execution profile and, per size, what the limit, the served path and the peers ran on.
+
+    The served path's provider is what the stand-in's ONNX instances logged when they loaded
+    (``clinserve_runtime.ort_providers.running_message``), not what the config asked for.
+    """
+    execution = results["execution"]
+    lines = [f"- Execution profile `{execution['profile']}`, {execution['onnxruntime']}"]
+    for name, size in results.get("sizes", {}).items():
+        limit = size.get("limit", {}).get("provider")
+        places = [f"limit: {provider_label(limit) if limit else 'not recorded'}"]
+        served: dict[str, list[str]] = {}
+        for variant in size.get("variants", []):
+            found = variant.get("runs_on") or []
+            key = ", ".join(provider_label(p) for p in found) or "not found in the Triton log"
+            served.setdefault(key, []).append(f"[{variant['name']}]")
+        places += [f"Triton {' '.join(names)}: {where}" for where, names in served.items()]
+        places += [
+            f"{PEER_LABELS.get(kind, kind)}: {provider_label(peer['runs_on'])}"
+            for kind, peer in size.get("peers", {}).items()
+            if peer.get("runs_on")
+        ]
+        lines.append(f"  - {name}: " + "; ".join(places))
+        served_providers = {p for v in size.get("variants", []) for p in v.get("runs_on") or []}
+        if limit and served_providers and served_providers != {limit}:
+            lines.append(
+                f"  - **{name}: the served path ran on {', '.join(sorted(served_providers))}, the limit on"
+                f" {limit}**: served/limit compares two providers"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def machine_section(results: dict[str, Any]) -> str:
-    """Machine, versions and background load."""
+    """Machine, versions, where the models ran, and background load."""
     m = results["machine"]
     before, after = results.get("background_busy_before"), results.get("background_busy_after")
     busy = (
@@ -672,10 +713,13 @@ def machine_section(results: dict[str, Any]) -> str:
             " are low and noisy; the ratios compare targets measured under the same conditions."
         )
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    # Runs before the execution profile was recorded were all on the CPU.
+    execution = execution_lines(results) if "execution" in results else ""
     return (
         f"- CPU: {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gib']} GiB\n"
         f"- {m['platform']}, Python {m['python']}; Triton 2.51.0 (nvidia-pytriton 0.7.0), ONNX Runtime"
-        f" stand-in backend on CPU\n- {versions}\n- git {m['git']}\n- {busy}{shared}\n"
+        f" stand-in backend{'' if execution else ' on CPU'}\n{execution}- {versions}\n- git {m['git']}\n"
+        f"- {busy}{shared}\n"
     )
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,10 @@ class Variant:
             if getattr(self.settings, f.name) != getattr(reference, f.name)
         }
 
+    def on_profile(self, profile: str) -> Variant:
+        """The same variant on the execution profile ``profile`` (``cpu`` or ``gpu``)."""
+        return replace(self, settings=replace(self.settings, execution_profile=profile))
+
 
 # A size ending in this suffix serves its fp32 size's weights through the importer's ``cpu``
 # profile (fused transformer subgraphs, static int8 quantization calibrated on the importer's
@@ -61,18 +65,31 @@ def fp32_size(size: str) -> str:
 
 
 def build_weights(
-    root: Path, size: str, models: Sequence[str], *, source_models: Sequence[str] | None = None
+    root: Path,
+    size: str,
+    models: Sequence[str],
+    *,
+    source_models: Sequence[str] | None = None,
+    profile: str = "cpu",
 ) -> Path:
     """Demo weights of ``size`` for ``models`` under ``root/<size>`` (skipped when up to date).
 
     For an int8 size, ``source_models`` are the models its fp32 size is built with (default:
-    ``models``): building that repository with another list would rebuild it.
+    ``models``): building that repository with another list would rebuild it. The graphs are
+    written in ``profile``'s form (trimmed of padding on ``cpu``, plain on ``gpu``), so the
+    in-process sessions run the graph the servers run; keep one ``root`` per profile.
+
+    Raises:
+        ValueError: For an int8 size on another profile than ``cpu`` (its graph is the cpu
+            import profile's).
     """
     repository = root / size
     if size.endswith(INT8_SUFFIX):
+        if profile != "cpu":
+            raise ValueError(f"{size} is the cpu import profile's int8 graph: it has no {profile} form")
         source = build_weights(root, fp32_size(size), source_models or models)
         return quantize_weights(source, repository, models)
-    build(repository, size, models=list(models))
+    build(repository, size, models=list(models), settings=ServingSettings(execution_profile=profile))
     return repository
 
 

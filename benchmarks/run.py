@@ -17,7 +17,16 @@ then ``results.json``, ``REPORT.md`` and the PNG plots, and the key ratios on st
 run in that order under one time budget; a step that no longer fits is skipped and the
 report says so.
 
-    python -m benchmarks                      # what `make bench` runs
+``--profile`` (``auto`` by default: ``gpu`` where ONNX Runtime would run the models on a GPU,
+else ``cpu``, as ``clinserve_runtime.build_demo`` resolves it) is the execution profile of
+everything measured: the variants' configs (``KIND_GPU`` and TensorRT on ``gpu``), the graph
+form of the weights, and the provider of every in-process session (``benchmarks.sessions``), so
+the limit, the ONNX Runtime peer and the served path run on the GPU together or not at all. On
+``gpu`` the int8 sizes (cpu import profile graphs) and the variants that serve what another
+serves there are left out, each with a line saying why. Where every session actually ran is
+recorded (the served path's from the stand-in's log line) and printed in the report.
+
+    python -m benchmarks                      # what `make bench` runs (`make bench ORT=gpu` on a GPU host)
     python -m benchmarks --variants all       # every settings experiment (longer than the budget)
     python -m benchmarks --sizes tiny --concurrency 1 --duration 1 --output-dir /tmp/smoke
 """
@@ -35,7 +44,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,10 +64,13 @@ from benchmarks.repository import (
     int8_agreement,
     materialize,
 )
+from benchmarks.sessions import session_providers
 from benchmarks.stats import percentile
-from benchmarks.variants import DEFAULT_VARIANTS, select
+from benchmarks.variants import DEFAULT_VARIANTS, on_profile, select
 from clinserve_ensemble.catalog import load_catalog
-from clinserve_runtime.configs import ServingSettings
+from clinserve_runtime.build_demo import AUTO_PROFILE, resolve_profile
+from clinserve_runtime.configs import EXECUTION_PROFILES, ServingSettings
+from clinserve_runtime.ort_providers import CUDA, onnxruntime_build, providers_in_log
 from clinserve_runtime.triton import PROJECT_ROOT, ServerOptions, TritonServer, free_ports
 
 MAIN_MODEL = "treatment_changes"
@@ -98,6 +110,13 @@ class Plan:
     batch_texts: int = 8
     batch_concurrency: list[int] = field(default_factory=lambda: [1, 8])
     skipped: list[str] = field(default_factory=list)
+    # Execution profile of the configs and of every in-process session (resolved, never auto).
+    profile: str = "cpu"
+
+    @property
+    def weights_root(self) -> Path:
+        """Where the demo weights are built: one folder per profile (their graph forms differ)."""
+        return self.work_dir / ("weights" if self.profile == "cpu" else f"weights-{self.profile}")
 
 
 class Clock:
@@ -161,8 +180,8 @@ def corpus_summary(texts: Sequence[Any], tokenizer: WholeTextTokenizer | None) -
 
 
 def variant_record(variant: Variant) -> dict[str, Any]:
-    """What the report says about a variant's settings."""
-    changes = variant.changes(ServingSettings())
+    """What the report says about a variant's settings (changes against its profile's defaults)."""
+    changes = variant.changes(ServingSettings(execution_profile=variant.settings.execution_profile))
     return {
         "name": variant.name,
         "description": variant.description,
@@ -171,13 +190,41 @@ def variant_record(variant: Variant) -> dict[str, Any]:
     }
 
 
+def triton_log(plan: Plan, size: str, variant: Variant) -> Path:
+    """The Triton log of one variant's server (appended to by every run)."""
+    return plan.work_dir / "logs" / f"triton-{size}-{variant.name}.log"
+
+
+def served_providers(log_path: Path, offset: int, onnx_model: str) -> list[str]:
+    """The providers the stand-in's instances of ``onnx_model`` logged after ``offset`` (this run's)."""
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode("utf-8", errors="replace")
+    return sorted(set(providers_in_log(text, onnx_model)))
+
+
+def local_variant(plan: Plan, size: str, variant: Variant) -> Variant:
+    """``variant`` as this run serves it: on the gpu profile with a TensorRT engine cache of its own.
+
+    The configs' default cache path is the image's, not writable here; one cache per server,
+    since servers starting together would race to create a shared one
+    (``ServingSettings.gpu_onnx_instances``). Kept under the work dir: a later run loads the
+    engines instead of building them again.
+    """
+    if variant.settings.execution_profile != "gpu":
+        return variant
+    cache = plan.work_dir / "tensorrt" / f"{size}-{variant.name}"
+    cache.mkdir(parents=True, exist_ok=True)
+    return replace(variant, settings=replace(variant.settings, trt_cache_dir=str(cache.resolve())))
+
+
 def start_triton(plan: Plan, size: str, weights: Path, variant: Variant, models: list[str]) -> TritonServer:
     """A Triton server for one variant on free loopback ports (started, not yet ready)."""
     repository = materialize(
         weights,
         plan.work_dir / "variants" / f"{size}-{variant.name}",
         models,
-        variant,
+        local_variant(plan, size, variant),
         weights=f"demo-{size}",
     )
     http_port, grpc_port, metrics_port = free_ports(3)
@@ -189,7 +236,7 @@ def start_triton(plan: Plan, size: str, weights: Path, variant: Variant, models:
         admin_key=secrets.token_hex(16),
         exit_timeout_secs=5,
     )
-    server = TritonServer(options, log_path=plan.work_dir / "logs" / f"triton-{size}-{variant.name}.log")
+    server = TritonServer(options, log_path=triton_log(plan, size, variant))
     server.start()
     return server
 
@@ -222,9 +269,11 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
     long_docs_here = plan.long_docs and size == plan.sizes[0]
     models = weight_models(plan, size)
     source_models = weight_models(plan, fp32_size(size))
-    log(f"{size}: demo weights for {', '.join(models)}")
-    weights = build_weights(plan.work_dir / "weights", size, models, source_models=source_models)
-    fp32_weights = build_weights(plan.work_dir / "weights", fp32_size(size), source_models)
+    log(f"{size}: demo weights for {', '.join(models)} ({plan.profile} profile)")
+    weights = build_weights(
+        plan.weights_root, size, models, source_models=source_models, profile=plan.profile
+    )
+    fp32_weights = build_weights(plan.weights_root, fp32_size(size), source_models, profile=plan.profile)
     spec = load_catalog()[MAIN_MODEL]
     tokenizer = WholeTextTokenizer(weights / spec.tokenizer_model / "1" / "tokenizer.json", spec.max_tokens)
     result: dict[str, Any] = {"model": MAIN_MODEL, "corpus": corpus_summary(corpus, tokenizer), "peers": {}}
@@ -242,7 +291,8 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
         run_child(
             [
                 sys.executable, "-m", "benchmarks.limit", "--repository", str(weights), "--model", MAIN_MODEL,
-                "--corpus", str(corpus_path), "--output", str(limit_output), *extra,
+                "--corpus", str(corpus_path), "--output", str(limit_output), "--profile", plan.profile,
+                "--buckets", *map(str, ServingSettings(execution_profile=plan.profile).buckets()), *extra,
             ],
             log_path=logs / "limit.log",
             timeout_s=900,
@@ -261,7 +311,10 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
         log(f"{size}: starting {len(variants)} Triton server(s) and {len(peer_kinds)} peer(s)")
         started = time.monotonic()
         servers = {}
+        log_offsets = {}
         for variant in variants:
+            log_path = triton_log(plan, size, variant)
+            log_offsets[variant.name] = log_path.stat().st_size if log_path.is_file() else 0
             server = start_triton(plan, size, weights, variant, models)
             stack.callback(server.stop)
             servers[variant.name] = server
@@ -273,6 +326,7 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
                 # The transformers peer always runs the fp32 weights (it converts their graph).
                 repository=fp32_weights if kind == "transformers" else weights,
                 checkpoint=checkpoint,
+                profile=plan.profile,
                 log_path=logs / f"peer-{kind}-{size}.log",
             )
             peer.start()
@@ -343,11 +397,17 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
             )  # fmt: skip
             batched = json.loads(output.read_text(encoding="utf-8"))["targets"]
         for record in result["variants"]:
+            # What ONNX Runtime ran the served model on, as each instance logged it.
+            server = servers[record["name"]]
+            if server.log_path is not None:
+                record["runs_on"] = served_providers(
+                    server.log_path, log_offsets[record["name"]], spec.onnx_model
+                )
             record["load"] = loads[f"triton:{record['name']}"]
             if batched:
                 record["load_batched"] = batched[f"triton:{record['name']}"]
-        for kind in peers:
-            result["peers"][kind] = {"kind": kind, "load": loads[f"peer:{kind}"]}
+        for kind, peer in peers.items():
+            result["peers"][kind] = {"kind": kind, "runs_on": peer.runs_on, "load": loads[f"peer:{kind}"]}
             if batched:
                 result["peers"][kind]["load_batched"] = batched[f"peer:{kind}"]
         if "transformers" in peers:
@@ -363,7 +423,7 @@ def measure_size(plan: Plan, clock: Clock, size: str, corpus: Sequence[Any]) -> 
                     *[f"--target={name}={server.grpc_url}" for name, server in servers.items()],
                     "--model", MAIN_MODEL, "--repository", str(weights),
                     "--corpus", str(corpus_path), "--texts", str(plan.paired_texts),
-                    "--output", str(paired_output),
+                    "--profile", plan.profile, "--output", str(paired_output),
                 ],
                 log_path=logs / "paired.log",
                 timeout_s=900,
@@ -394,11 +454,20 @@ def run(plan: Plan) -> dict[str, Any]:
     """Measure everything in ``plan``; returns the results record (also written to disk)."""
     clock = Clock(plan.budget_s)
     plan.work_dir.mkdir(parents=True, exist_ok=True)
+    in_process = session_providers(plan.profile)
+    log(f"{plan.profile} profile, {onnxruntime_build()}; in-process sessions ask for {in_process.names[0]}")
+    for line in plan.skipped:
+        log(f"left out: {line}")
     log(f"sampling background load for {plan.background_sample_s:g} s")
     results: dict[str, Any] = {
         "command": plan.command,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(PROJECT_ROOT),
+        "execution": {
+            "profile": plan.profile,
+            "onnxruntime": onnxruntime_build(),
+            "in_process": {"providers": in_process.names, "reason": in_process.reason},
+        },
         "background_busy_before": machine.background_busy(plan.background_sample_s),
         "config": {
             "concurrency": plan.concurrency,
@@ -459,6 +528,14 @@ def parse_args(argv: list[str] | None) -> Plan:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(DEFAULT_SIZES))
+    parser.add_argument(
+        "--profile",
+        choices=(AUTO_PROFILE, *EXECUTION_PROFILES),
+        default=AUTO_PROFILE,
+        help="execution profile of the served configs and of the in-process sessions: cpu, gpu (KIND_GPU,"
+        " TensorRT FP16; the limit and the ONNX Runtime peer on the CUDA provider), or auto: gpu when the"
+        " installed ONNX Runtime has CUDA and this machine a GPU (make bench ORT=gpu), else cpu",
+    )
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), help="names, or 'all'")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--duration", type=float, help="seconds per level (default: 8 base, 3 tiny)")
@@ -497,6 +574,24 @@ def parse_args(argv: list[str] | None) -> Plan:
         variants = select(args.variants)
     except ValueError as exc:
         parser.error(str(exc))
+    profile = resolve_profile(args.profile)
+    if profile == "gpu":
+        choice = session_providers(profile)
+        if choice.names[0] != CUDA:
+            # Triton refuses KIND_GPU instances without a GPU, and on the CPU provider the limit
+            # and the peers would measure the CPU under the gpu profile's name.
+            parser.error(
+                f"--profile gpu measures the GPU, but {choice.reason} (make bench ORT=gpu on a GPU host)"
+            )
+    variants, skipped = on_profile(variants, profile)
+    sizes = [s for s in args.sizes if profile == "cpu" or not s.endswith(INT8_SUFFIX)]
+    skipped += [
+        f"{s}: the cpu import profile's int8 graph, not served on the {profile} profile"
+        for s in args.sizes
+        if s not in sizes
+    ]
+    if not variants or not sizes:
+        parser.error(f"nothing left to measure on the {profile} profile: " + "; ".join(skipped))
     if any(c < 1 for c in args.concurrency + args.batch_concurrency) or args.corpus_size < 1:
         parser.error("concurrency levels and the corpus size must be >= 1")
     if args.paired_texts < 0 or args.batch_texts < 0:
@@ -504,7 +599,7 @@ def parse_args(argv: list[str] | None) -> Plan:
     duration = {s: args.duration or DEFAULT_DURATION_S[s] for s in SIZES}
     warmup = {s: args.warmup if args.warmup is not None else DEFAULT_WARMUP_S[s] for s in SIZES}
     return Plan(
-        sizes=args.sizes,
+        sizes=sizes,
         variants=variants,
         concurrency=args.concurrency,
         duration_s=duration,
@@ -523,6 +618,8 @@ def parse_args(argv: list[str] | None) -> Plan:
         paired_texts=args.paired_texts,
         batch_texts=args.batch_texts,
         batch_concurrency=args.batch_concurrency,
+        skipped=skipped,
+        profile=profile,
     )
 
 

@@ -6,14 +6,23 @@
 ``ServingSettings()``) against it. ``untuned`` pins the settings the repository had before the
 benchmark existed. The others are single-knob experiments, kept so a change can be re-measured
 with one flag.
+
+Each variant is served on the run's execution profile (:func:`on_profile`). Several knobs are
+``cpu``-profile settings that the ``gpu`` profile ignores (padding trimming, core sharing, the
+ONNX instance count; ``clinserve_runtime.configs.ServingSettings``), so there some variants serve
+exactly what another does (``no-trim`` and ``no-share`` what ``current`` does): those are left
+out with a line naming their twin rather than measured twice under two names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from benchmarks.repository import Variant
-from clinserve_runtime.configs import ServingSettings
+from clinserve_ensemble.catalog import load_catalog
+from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.repository import graph_form
 
 # Only the knobs this benchmark changed are pinned to their old values (a 2 ms batching delay,
 # buckets doubling from 16, graphs that compute their padding, instances that do not share the
@@ -139,3 +148,42 @@ def select(names: list[str]) -> list[Variant]:
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; choose from {sorted(VARIANTS)} or 'all'")
     return [VARIANTS[n] for n in names]
+
+
+def served_form(settings: ServingSettings) -> tuple[str, ...]:
+    """What a server with ``settings`` serves: every catalog entry's configs and the graph form."""
+    provenance = Provenance(weights="demo", untrained=True)
+    configs = (
+        text
+        for spec in load_catalog().values()
+        for _, text in sorted(render_all(spec, settings, provenance).items())
+    )
+    return (graph_form(settings), *configs)
+
+
+def on_profile(variants: Sequence[Variant], profile: str) -> tuple[list[Variant], list[str]]:
+    """``variants`` served on the execution profile ``profile``, twins left out.
+
+    A variant that serves exactly what an earlier entry of :data:`VARIANTS` serves on
+    ``profile`` (same configs, same graph form) is left out: its knobs are ones the profile
+    ignores, and measured under its own name it would read as a second result.
+
+    Returns:
+        The variants to measure, and one line per variant left out, naming its twin.
+    """
+    first: dict[tuple[str, ...], str] = {}
+    for variant in VARIANTS.values():
+        first.setdefault(served_form(variant.on_profile(profile).settings), variant.name)
+    kept: list[Variant] = []
+    left_out: list[str] = []
+    for variant in variants:
+        served = variant.on_profile(profile)
+        twin = first.get(served_form(served.settings), variant.name)
+        if twin == variant.name:
+            kept.append(served)
+        else:
+            left_out.append(
+                f"served [{variant.name}]: on the {profile} profile it serves exactly what [{twin}] serves"
+                " (its changes are settings this profile ignores or has by default)"
+            )
+    return kept, left_out

@@ -1,7 +1,7 @@
 """Run a peer under uvicorn, or start one as a child process from the orchestrator.
 
     python -m benchmarks.peers.serve --kind onnx --repository build/bench/weights/base \
-        --model treatment_changes --port 9100
+        --model treatment_changes --port 9100 [--profile gpu]
     python -m benchmarks.peers.serve --kind transformers --checkpoint build/bench/hf/base/treatment_changes \
         --repository build/bench/weights/base --model treatment_changes --port 9101
 
@@ -16,6 +16,7 @@ outgoing connections draw their local ports from the same range).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from clinserve_runtime.configs import EXECUTION_PROFILES
 from clinserve_runtime.process_group import stop_group
 
 KINDS = ("transformers", "onnx")
@@ -48,14 +50,17 @@ class PeerServer:
         repository: Path | None = None,
         checkpoint: Path | None = None,
         threads: int = 0,
+        profile: str = "cpu",
         log_path: Path | None = None,
     ) -> None:
-        """Prepare (not start) a peer; ``threads`` 0 means one per core."""
+        """Prepare (not start) a peer; ``threads`` 0 means one per core; ``profile`` the execution profile."""
         if kind not in KINDS:
             raise ValueError(f"peer kind must be one of {KINDS}, got {kind!r}")
-        self.kind, self.model, self.threads = kind, model, threads
+        self.kind, self.model, self.threads, self.profile = kind, model, threads, profile
         self.repository, self.checkpoint, self.log_path = repository, checkpoint, log_path
         self.port = 0
+        # What the peer's /health says it runs on (framework, device or provider), once ready.
+        self.runs_on = ""
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -72,7 +77,7 @@ class PeerServer:
     def command(self) -> list[str]:
         """The child's command line."""
         command = [sys.executable, "-m", "benchmarks.peers.serve", "--kind", self.kind, "--model", self.model]
-        command += ["--threads", str(self.threads)]
+        command += ["--threads", str(self.threads), "--profile", self.profile]
         if self.repository is not None:
             command += ["--repository", str(self.repository)]
         if self.checkpoint is not None:
@@ -104,7 +109,7 @@ class PeerServer:
             listener.close()  # the child holds its own copy
 
     def wait_until_ready(self, timeout_s: float = 180.0) -> None:
-        """Poll ``/health`` until it answers 200."""
+        """Poll ``/health`` until it answers 200; keep what it says the peer runs on."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -113,6 +118,7 @@ class PeerServer:
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=2) as response:
                     if response.status == 200:
+                        self.runs_on = str(json.load(response).get("runs_on", ""))
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
@@ -155,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--port", type=int, help="bind this loopback port")
     where.add_argument("--fd", type=int, help="serve on this inherited listening socket")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: one per core)")
+    parser.add_argument(
+        "--profile", choices=EXECUTION_PROFILES, default="cpu", help="execution profile: gpu runs on the GPU"
+    )
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -176,13 +185,15 @@ def main(argv: list[str] | None = None) -> int:
 
         threads = args.threads or (os.cpu_count() or 1)
         max_tokens = load_catalog()[args.model].max_tokens
-        app = create_transformers_app(args.checkpoint, max_tokens=max_tokens, threads=threads)
+        app = create_transformers_app(
+            args.checkpoint, max_tokens=max_tokens, threads=threads, profile=args.profile
+        )
     else:
         if args.repository is None:
             parser.error("--repository is required for the onnx peer")
         from benchmarks.peers.onnx_app import create_app as create_onnx_app
 
-        app = create_onnx_app(args.repository, args.model, threads=args.threads)
+        app = create_onnx_app(args.repository, args.model, threads=args.threads, profile=args.profile)
     if args.fd is not None:
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])

@@ -39,7 +39,7 @@ import triton_python_backend_utils as pb_utils
 from clinserve_runtime.core_sharing import RunningInstances, counter_path, remove_orphans
 from clinserve_runtime.graph_check import check_against_graph, config_tensors
 from clinserve_runtime.ort_options import session_options, shared_thread_count
-from clinserve_runtime.ort_providers import CPU, active_provider, onnxruntime_build, providers_for_config
+from clinserve_runtime.ort_providers import CPU, active_provider, providers_for_config, running_message
 
 
 class TritonPythonModel:
@@ -65,9 +65,7 @@ class TritonPythonModel:
             path, sess_options=session_options(parameters), providers=choice.providers
         )
         running = active_provider(self.session)
-        pb_utils.Logger.log_info(
-            f"{self.model_name}: {onnxruntime_build()} runs it on {running} ({choice.reason})"
-        )
+        pb_utils.Logger.log_info(running_message(self.model_name, running, choice.reason))
         for note in choice.notes:
             pb_utils.Logger.log_warn(f"{self.model_name}: {note}")
         if running != choice.names[0]:

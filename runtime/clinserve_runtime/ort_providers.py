@@ -19,6 +19,7 @@ Kept free of Triton's stub module so that tests and in-process tools import it.
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,3 +238,20 @@ def local_providers(*, prefer_gpu: bool = True) -> ProviderChoice:
 def active_provider(session: ort.InferenceSession) -> str:
     """The provider that runs the session's graph first (ONNX Runtime drops those it could not create)."""
     return str(session.get_providers()[0])
+
+
+def running_message(model: str, provider: str, reason: str) -> str:
+    """What the stand-in logs once per instance: the provider its session runs on, and why.
+
+    The benchmark reads it back from Triton's log (:func:`providers_in_log`): what ONNX Runtime
+    actually ran, not what the config asked for.
+    """
+    return f"{model}: {onnxruntime_build()} runs it on {provider} ({reason})"
+
+
+def providers_in_log(log: str, model: str) -> list[str]:
+    """The providers the stand-in's instances of ``model`` reported in a Triton log, in order."""
+    pattern = re.compile(
+        rf"(?<![\w.-]){re.escape(model)}: onnxruntime \S+ \([^)]* build\) runs it on (\w+) \("
+    )
+    return pattern.findall(log)

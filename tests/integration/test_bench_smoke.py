@@ -26,7 +26,7 @@ def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     output = root / "out"
     command = [
-        sys.executable, "-m", "benchmarks",
+        sys.executable, "-m", "benchmarks", "--profile", "cpu",
         "--sizes", "tiny", "tiny-int8", "--variants", "current", "--concurrency", "2",
         "--duration", "1", "--warmup", "0.2", "--corpus-size", "16", "--paired-texts", "6",
         "--long-doc-sizes", "1000", "60000", "--long-doc-repeats", "1",
@@ -75,6 +75,23 @@ def test_smoke_run_measures_every_target_without_errors(smoke_run):
         paired["targets"]["current"]["limit_p50_ms"] > 0 and paired["targets"]["current"]["served_p50_ms"] > 0
     )
     assert results["skipped"] == []
+
+
+def test_smoke_run_records_where_every_session_ran(smoke_run):
+    _, output, _ = smoke_run
+    results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+    assert results["execution"]["profile"] == "cpu"
+    cpu = "CPUExecutionProvider"
+    for size in ("tiny", "tiny-int8"):
+        record = results["sizes"][size]
+        assert record["limit"]["provider"] == cpu
+        assert record["variants"][0]["runs_on"] == [cpu]  # read back from the stand-in's log line
+        assert record["peers"]["onnx"]["runs_on"] == cpu
+        assert record["peers"]["transformers"]["runs_on"].startswith("PyTorch ")
+    assert results["sizes"]["tiny"]["paired"]["limit_runs_on"]["provider"] == cpu
+    report = (output / "REPORT.md").read_text(encoding="utf-8")
+    assert "- Execution profile `cpu`, onnxruntime" in report
+    assert "Triton [current]: CPU provider (CPUExecutionProvider)" in report
 
 
 def test_smoke_run_reports_stages_long_documents_and_plots(smoke_run):

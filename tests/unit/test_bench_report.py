@@ -367,3 +367,57 @@ def test_the_batched_workload_is_reported_against_the_limit():
     assert "| Triton [current] | 40.0 (1.67) / 200.0 | 48.0 (2.01) / 1300.0 |" in text
     assert "Not measured in this run (`--batch-texts 0`)" not in text
     assert "Not measured in this run (`--batch-texts 0`)" in render(results(), {"base": MODELS}, {})
+
+
+def with_execution(record, *, profile, limit, served, onnx_peer):
+    record["execution"] = {
+        "profile": profile,
+        "onnxruntime": f"onnxruntime 1.31.1 ({'GPU' if profile == 'gpu' else 'CPU'} build)",
+        "in_process": {"providers": [limit], "reason": "test"},
+    }
+    base = record["sizes"]["base"]
+    base["limit"]["provider"] = limit
+    for variant in base["variants"]:
+        variant["runs_on"] = served
+    base["peers"]["onnx"]["runs_on"] = onnx_peer
+    base["peers"]["transformers"]["runs_on"] = "PyTorch 2.13.0+cpu on the CPU"
+    return record
+
+
+def test_report_says_on_which_provider_the_limit_the_served_path_and_the_peers_ran():
+    cpu = "CPUExecutionProvider"
+    record = with_execution(results(), profile="cpu", limit=cpu, served=[cpu], onnx_peer=cpu)
+    text = render(record, {"base": MODELS}, {})
+    assert "- Execution profile `cpu`, onnxruntime 1.31.1 (CPU build)" in text
+    assert (
+        "  - base: limit: CPU provider (CPUExecutionProvider); Triton [previous] [current]: CPU provider"
+        " (CPUExecutionProvider); FastAPI + transformers pipeline: PyTorch 2.13.0+cpu on the CPU;"
+        " FastAPI + ONNX Runtime per request: CPU provider (CPUExecutionProvider)"
+    ) in text
+    assert "compares two providers" not in text
+
+
+def test_report_flags_a_served_path_on_another_provider_than_the_limit():
+    record = with_execution(
+        results(),
+        profile="gpu",
+        limit="CUDAExecutionProvider",
+        served=["TensorrtExecutionProvider"],
+        onnx_peer="CUDAExecutionProvider",
+    )
+    text = render(record, {"base": MODELS}, {})
+    assert "limit: GPU provider (CUDAExecutionProvider)" in text
+    assert "Triton [previous] [current]: GPU provider (TensorrtExecutionProvider)" in text
+    assert "FastAPI + ONNX Runtime per request: GPU provider (CUDAExecutionProvider)" in text
+    assert (
+        "**base: the served path ran on TensorrtExecutionProvider, the limit on CUDAExecutionProvider**:"
+        " served/limit compares two providers"
+    ) in text
+    record["sizes"]["base"]["variants"][0]["runs_on"] = []
+    assert "Triton [previous]: not found in the Triton log" in render(record, {"base": MODELS}, {})
+
+
+def test_report_of_a_run_before_profiles_were_recorded_says_it_ran_on_the_cpu():
+    text = render(results(), {"base": MODELS}, {})
+    assert "ONNX Runtime stand-in backend on CPU" in text
+    assert "Execution profile" not in text

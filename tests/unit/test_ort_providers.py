@@ -24,6 +24,8 @@ from clinserve_runtime.ort_providers import (
     gpu_present,
     local_providers,
     providers_for_config,
+    providers_in_log,
+    running_message,
     tensorrt_options,
 )
 
@@ -145,3 +147,18 @@ def test_auto_profile_is_gpu_only_where_the_onnx_models_would_run_on_a_gpu(monke
     )
     assert build_demo.resolve_profile("auto") == "gpu"
     assert build_demo.resolve_profile("cpu") == "cpu"  # an explicit profile is never second-guessed
+
+
+def test_the_provider_each_instance_logs_is_read_back_from_a_triton_log(monkeypatch):
+    # Verbatim from a Triton 2.51 log of `make bench` (the stand-in's line as Triton prints it).
+    logged = (
+        'I1206 14:17:08.188762 13555 onnx_backend.py:68] "treatment_changes_onnx: onnxruntime 1.31.1'
+        ' (CPU build) runs it on CPUExecutionProvider (KIND_CPU instance)"'
+    )
+    monkeypatch.setattr(onnxruntime, "__version__", "1.31.1")
+    monkeypatch.setattr(onnxruntime, "get_device", lambda: "CPU")
+    assert running_message("treatment_changes_onnx", CPU, "KIND_CPU instance") in logged
+    assert providers_in_log(logged, "treatment_changes_onnx") == [CPU]
+    assert providers_in_log(logged, "changes_onnx") == []  # a model name is matched whole
+    gpu = running_message("biomarker_onnx", TENSORRT, "KIND_GPU instance on GPU 0")
+    assert providers_in_log(f"{logged}\n{gpu}", "biomarker_onnx") == [TENSORRT]
