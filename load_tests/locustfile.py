@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent.monkey
 import grpc.experimental.gevent as grpc_gevent
 from locust import LoadTestShape, User, events, task
 from locust.env import Environment
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clinserve import ClinServeClient, ClinServeError, Result
 from clinserve.options import DEFAULT_URL
+from load_tests import exit_watchdog
 from load_tests.options import DEFAULT_PREFLIGHT_TIMEOUT_S, LoadSettings, add_arguments, shape_from_options
 from load_tests.shapes import Shape
 from load_tests.slo import (
@@ -290,6 +292,15 @@ def _print_verdict(exit_code: int, **_: Any) -> None:
         print(format_checks(_Run.checks), flush=True)
 
 
+def _exit_even_if_teardown_hangs(exit_code: int, **_: Any) -> None:
+    # Last of the quit listeners: the reports and the verdict are out (load_tests/exit_watchdog.py).
+    exit_watchdog.arm(
+        exit_code,
+        start_thread=gevent.monkey.get_original("_thread", "start_new_thread"),
+        sleep=gevent.monkey.get_original("time", "sleep"),
+    )
+
+
 # Registered by call, not as decorators: Locust's add_listener is untyped.
 events.init_command_line_parser.add_listener(_add_arguments)
 events.init.add_listener(_check_setup)
@@ -297,3 +308,4 @@ events.test_start.add_listener(_load_settings)
 events.test_stop.add_listener(_report_load_generator_cost)
 events.quitting.add_listener(_judge)
 events.quit.add_listener(_print_verdict)
+events.quit.add_listener(_exit_even_if_teardown_hangs)

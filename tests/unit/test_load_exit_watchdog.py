@@ -1,0 +1,53 @@
+"""A finished Locust run exits with its own code even when teardown hangs (load_tests/exit_watchdog.py).
+
+Each case runs a real child process: the watchdog's job is to end a process, which only a
+process can show.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from tests.conftest import PROJECT_ROOT
+
+ARMED = """
+import _thread, sys, threading, time
+sys.path.insert(0, {root!r})
+from load_tests import exit_watchdog
+exit_watchdog.arm({code}, grace_s={grace}, start_thread=_thread.start_new_thread, sleep=time.sleep)
+"""
+
+
+def _run(body: str, *, code: int, grace: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    script = ARMED.format(root=str(PROJECT_ROOT), code=code, grace=grace) + textwrap.dedent(body)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    return done, time.monotonic() - started
+
+
+def test_a_process_whose_teardown_hangs_exits_with_the_runs_code_and_shows_where_it_hung():
+    # A non-daemon thread that never ends blocks the interpreter's exit, as the gRPC/gevent hang did.
+    done, took = _run(
+        """
+        def stuck_in_teardown():
+            threading.Event().wait()
+        threading.Thread(target=stuck_in_teardown, name="stuck").start()
+        sys.exit(0)
+        """,
+        code=3,
+        grace=0.5,
+    )
+    assert done.returncode == 3
+    assert took < 30
+    assert "did not exit within 0.5s" in done.stderr and "exiting with 3" in done.stderr
+    assert "stuck_in_teardown" in done.stderr  # every thread's stack, the stuck one included
+
+
+def test_a_process_that_exits_normally_keeps_its_own_code_and_does_not_wait_for_the_watchdog():
+    done, took = _run("sys.exit(5)\n", code=0, grace=30)
+    assert done.returncode == 5
+    assert took < 20
+    assert "did not exit" not in done.stderr
