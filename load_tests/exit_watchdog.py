@@ -3,8 +3,8 @@
 Locust ends a run by firing its ``quit`` event, closing its CSV files and calling ``sys.exit``.
 With gRPC under gevent (``grpc.experimental.gevent.init_gevent``, which the locustfile needs so
 that one user's call does not block the others) the interpreter's teardown after that can block
-for good: once in two clean-clone ``make test`` runs on 2026-12-06, the Locust process had printed
-its final tables and verdict and then never exited, and the runner gave up after its margin
+for good: in clean-clone ``make test`` runs on 2026-12-06, the Locust process had printed its
+final tables and then never exited, and the runner gave up after its margin
 (``Locust did not finish within 180s``). gRPC's issue tracker holds gevent shutdown problems of
 this kind (grpc/grpc#20299: gevent gets no chance to clean up while gRPC's core shuts down).
 Nothing is lost at that point: the reports are written and the verdict is known.
@@ -12,7 +12,9 @@ Nothing is lost at that point: the reports are written and the verdict is known.
 :func:`arm` starts a real OS thread (not a greenlet: the gevent hub may be what is stuck) that
 waits ``grace_s`` and then, if the process is still alive, prints every thread's stack (so the
 next engineer sees where it hung) and ends the process with the run's exit code. A process that
-exits normally never reaches it. This module does not import gevent, so it is unit-tested
+exits normally never reaches it. A teardown stuck while holding the interpreter stops this
+thread too; ``load_tests.run`` then kills the process and takes the verdict Locust wrote
+(``verdict_of_hung_run``). This module does not import gevent, so it is unit-tested
 directly; the locustfile passes it the unpatched thread and sleep functions.
 """
 

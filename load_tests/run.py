@@ -15,6 +15,7 @@ the repository built by ``make repository`` and stops it afterwards. It writes
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -148,6 +149,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def verdict_of_hung_run(verdict_path: Path, waited_s: float) -> int:
+    """Exit code of a Locust process that had to be killed after ``waited_s`` seconds.
+
+    With gRPC under gevent, Locust's teardown after a finished run can hang for good (twice in
+    four clean-clone ``make test`` runs on 2026-12-06, after the final tables; the in-process
+    watchdog of ``load_tests/exit_watchdog.py`` did not fire, so the hang holds the interpreter).
+    The verdict file is written before that teardown (``_judge`` on Locust's ``quitting`` event):
+    when it is there, the run was measured and judged, and its verdict is the exit code; without
+    it the run did not finish and fails.
+    """
+    try:
+        verdict = json.loads(verdict_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        print(f"error: Locust did not finish within {waited_s:g}s and wrote no verdict", file=sys.stderr)
+        return 1
+    passed = bool(verdict.get("passed"))
+    print(
+        f"warning: Locust hung after its run and was killed after {waited_s:g}s (a gRPC/gevent teardown"
+        f" hang, docs/load-testing.md); its verdict ({verdict_path}): {'passed' if passed else 'failed'}",
+        file=sys.stderr,
+    )
+    return 0 if passed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one load test; the exit code says whether the service-level thresholds held."""
     parser = _parser()
@@ -169,13 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             output=args.output,
             extra=extra,
         )
+        verdict_path = args.output / f"{CSV_PREFIX}_slo.json"
+        verdict_path.unlink(missing_ok=True)  # only this run's verdict counts below
         try:
             done = subprocess.run(
                 command, check=False, timeout=run_time_s + SHUTDOWN_MARGIN_S, cwd=PROJECT_ROOT
             )
-        except subprocess.TimeoutExpired:
-            print(f"error: Locust did not finish within {run_time_s + SHUTDOWN_MARGIN_S}s", file=sys.stderr)
-            return 1
+        except subprocess.TimeoutExpired:  # subprocess.run has killed it
+            return verdict_of_hung_run(verdict_path, run_time_s + SHUTDOWN_MARGIN_S)
         print(
             f"\nreports: {args.output / HTML_REPORT}, {args.output / CSV_PREFIX}_stats.csv,"
             f" {args.output / CSV_PREFIX}_slo.json (exit code {done.returncode})",

@@ -51,3 +51,16 @@ def test_a_process_that_exits_normally_keeps_its_own_code_and_does_not_wait_for_
     assert done.returncode == 5
     assert took < 20
     assert "did not exit" not in done.stderr
+
+
+def test_a_killed_locust_run_takes_its_written_verdict_or_fails(tmp_path, capsys):
+    from load_tests.run import verdict_of_hung_run
+
+    verdict = tmp_path / "clinserve_slo.json"
+    assert verdict_of_hung_run(verdict, 180) == 1  # no verdict: the run did not finish
+    assert "wrote no verdict" in capsys.readouterr().err
+    verdict.write_text('{"passed": true, "checks": []}', encoding="utf-8")
+    assert verdict_of_hung_run(verdict, 180) == 0
+    assert "hung after its run" in capsys.readouterr().err
+    verdict.write_text('{"passed": false, "checks": []}', encoding="utf-8")
+    assert verdict_of_hung_run(verdict, 180) == 1
