@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from load_tests.shapes import DEFAULT_SHAPE, SHAPES
+from load_tests.slo import Check, format_checks
 
 __all__ = ["DEFAULT_OUTPUT", "build_command", "main", "parse_timespan"]
 
@@ -170,6 +171,9 @@ def verdict_of_hung_run(verdict_path: Path, waited_s: float) -> int:
         f" hang, docs/load-testing.md); its verdict ({verdict_path}): {'passed' if passed else 'failed'}",
         file=sys.stderr,
     )
+    # The verdict as Locust prints it at the end, which the hang may have cut off.
+    print(f"\nService-level thresholds: {verdict.get('thresholds', '')}")
+    print(format_checks([Check(**check) for check in verdict.get("checks", [])]), flush=True)
     return 0 if passed else 1
 
 

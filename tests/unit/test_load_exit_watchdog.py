@@ -6,6 +6,7 @@ process can show.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -59,8 +60,11 @@ def test_a_killed_locust_run_takes_its_written_verdict_or_fails(tmp_path, capsys
     verdict = tmp_path / "clinserve_slo.json"
     assert verdict_of_hung_run(verdict, 180) == 1  # no verdict: the run did not finish
     assert "wrote no verdict" in capsys.readouterr().err
-    verdict.write_text('{"passed": true, "checks": []}', encoding="utf-8")
+    check = {"check": "failure ratio", "limit": "<= 0", "observed": "0", "passed": True}
+    verdict.write_text(json.dumps({"passed": True, "thresholds": "failure ratio <= 0", "checks": [check]}))
     assert verdict_of_hung_run(verdict, 180) == 0
-    assert "hung after its run" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "hung after its run" in printed.err
+    assert "Service-level thresholds: failure ratio <= 0" in printed.out and "SLO PASSED" in printed.out
     verdict.write_text('{"passed": false, "checks": []}', encoding="utf-8")
     assert verdict_of_hung_run(verdict, 180) == 1
