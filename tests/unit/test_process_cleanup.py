@@ -23,9 +23,11 @@ from tests.process_guard import SESSION_VARIABLE, end_leftovers, leftovers
 LEADER = textwrap.dedent(
     """
     import signal, subprocess, sys, time
+    # The handler goes in before the pid is printed: the test sends SIGTERM as soon as it reads
+    # the pid, and a SIGTERM that beat the handler killed the leader (-15) on a loaded CI host.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stub = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     print(stub.pid, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     time.sleep(120)
     """
 )
