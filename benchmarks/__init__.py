@@ -1,9 +1,8 @@
 """Benchmarks of the serving path: the limit, the served ensembles and their peers, side by side.
 
 ``make bench`` (``python -m benchmarks``) runs everything in one bounded run and writes
-``benchmarks/reports/REPORT.md`` with PNG plots. Each module has one job:
+``benchmarks/reports/REPORT.md`` with PNG plots. Each module has one job (the texts come from ``lab.corpus``):
 
-- ``corpus``: seeded clinical-style texts with a tweet / sentence / abstract length mix;
 - ``stats``: percentiles and the summary of one measurement (pure);
 - ``limit``: the same ONNX model run in-process by ONNX Runtime with the best batching;
 - ``loadgen``: the load generator, a separate client process (gRPC to Triton, HTTP to peers);

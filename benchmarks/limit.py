@@ -46,12 +46,12 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from benchmarks.corpus import load_corpus
 from benchmarks.sessions import open_session, runs_on
 from benchmarks.stats import percentile
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.encoding import bucket_length
 from clinserve_runtime.configs import EXECUTION_PROFILES, ServingSettings
+from lab.corpus import read_texts
 
 POLICIES = ("sorted", "bucket", "fixed")
 # The served padding lengths (ServingSettings' defaults for the cpu profile).
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", choices=EXECUTION_PROFILES, default="cpu", help="execution profile: gpu runs on the GPU"
     )
     args = parser.parse_args(argv)
-    texts = [t.text for t in load_corpus(args.corpus)]
+    texts = [t.text for t in read_texts(args.corpus)]
     record = measure(
         args.repository,
         args.model,

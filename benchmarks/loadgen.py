@@ -8,11 +8,11 @@ Targets:
 - ``http://HOST:PORT/PATH``: a peer server, ``POST {"texts": [text]}`` over keep-alive
   HTTP/1.1 connections (one per in-flight request, as a connection-pooling client would).
 
-At each concurrency C, C workers each keep one request in flight, walking the corpus from
-evenly spaced offsets so the length mix is interleaved; with ``--texts-per-request K`` each
-request carries the next K texts (a service that batches on its side) and throughput still
-counts texts. A warm-up precedes each window; latency
-counts requests that start and end inside the window (``benchmarks.stats.summarize``).
+At each concurrency C, C workers each keep one request in flight (the shared load driver's
+closed loop, ``lab.driver``), walking the corpus from evenly spaced offsets so the length mix
+is interleaved; with ``--texts-per-request K`` each request carries the next K texts (a service
+that batches on its side) and throughput still counts texts. A warm-up precedes each window;
+latency counts requests that start and end inside the window (``benchmarks.stats.summarize``).
 
     python -m benchmarks.loadgen grpc://127.0.0.1:8001/treatment_changes \
         --corpus build/bench/corpus.jsonl --concurrency 1 8 32 64 --duration 8 --output out.json
@@ -38,9 +38,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from benchmarks.corpus import load_corpus
 from benchmarks.process_cpu import cpu_used, per_text_ms, tree_cpu_seconds
 from benchmarks.stats import Request, summarize
+from lab.corpus import read_texts
+from lab.driver import Call, Driver, Session
 
 MAX_ERROR_SAMPLES = 5
 # A request that takes longer has failed (the slowest peer at c=64 answers in seconds).
@@ -52,16 +53,6 @@ MAX_WINDOW_STRETCH = 3.0
 
 class BenchmarkError(RuntimeError):
     """A target answered wrongly or could not be reached."""
-
-
-class Session(Protocol):
-    """What one worker uses to send one text and wait for its answer."""
-
-    async def send(self, texts: Sequence[str]) -> None:
-        """Send one request of ``texts``; raise on any failure or malformed answer."""
-
-    async def close(self) -> None:
-        """Release the worker's resources."""
 
 
 class Target(Protocol):
@@ -83,7 +74,7 @@ class TritonSession:
     def __init__(self, target: TritonTarget) -> None:
         self.target = target
 
-    async def send(self, texts: Sequence[str]) -> None:
+    async def send(self, texts: Sequence[str]) -> Sequence[Any]:
         from tritonclient.grpc import aio as grpc_aio
 
         data = grpc_aio.InferInput("TEXT", [len(texts)], "BYTES")
@@ -101,6 +92,7 @@ class TritonSession:
             document = json.loads(item)
             if document.get("model") != self.target.model:
                 raise BenchmarkError(f"{self.target.model}: unexpected result {document!r:.200}")
+        return list(results)
 
     async def close(self) -> None:
         return None
@@ -146,16 +138,16 @@ class HttpSession:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self.reader, self.writer
 
-    async def send(self, texts: Sequence[str]) -> None:
+    async def send(self, texts: Sequence[str]) -> Sequence[Any]:
         try:
-            await asyncio.wait_for(self._exchange(texts), REQUEST_TIMEOUT_S)
+            return await asyncio.wait_for(self._exchange(texts), REQUEST_TIMEOUT_S)
         except BaseException:
             # The connection's state is unknown after a failure: start a fresh one.
             await self.close()
             self.reader = self.writer = None
             raise
 
-    async def _exchange(self, texts: Sequence[str]) -> None:
+    async def _exchange(self, texts: Sequence[str]) -> list[Any]:
         reader, writer = await self._connect()
         body = json.dumps({"texts": list(texts)}).encode("utf-8")
         head = (
@@ -182,6 +174,7 @@ class HttpSession:
         results = json.loads(payload).get("results")
         if not isinstance(results, list) or len(results) != len(texts):
             raise BenchmarkError(f"expected {len(texts)} results, got {payload[:200]!r}")
+        return results
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -259,61 +252,48 @@ async def run_level(
 ) -> Level:
     """Keep ``concurrency`` requests in flight through warm-up and the window, then drain.
 
-    The window opens once ``warmup_s`` has passed *and* every worker has completed a request,
-    so slow targets at high concurrency are measured in steady state, not while filling up.
-    With ``pid``, the CPU time of that process tree is taken at the window's edges.
+    The load is the shared driver's closed loop (``lab.driver``). The window opens once
+    ``warmup_s`` has passed *and* every caller has completed a request, so slow targets at high
+    concurrency are measured in steady state, not while filling up. With ``pid``, the CPU time
+    of that process tree is taken at the window's edges.
     """
-    sessions = [await target.session() for _ in range(concurrency)]
-    requests: list[Request] = []
-    errors: list[str] = []
-    started = time.monotonic()
-    warmed = [asyncio.Event() for _ in range(concurrency)]
+    driver = Driver(target.session, texts, texts_per_request=texts_per_request)
+    calls: list[Call] = []
+    callers_done: set[int] = set()
+    warmed, stop = asyncio.Event(), asyncio.Event()
     bounds: dict[str, float] = {}
     snapshots: dict[str, dict[str, Any] | None] = {}
     tree_cpu: dict[str, dict[str, float]] = {}
 
-    async def worker(index: int, session: Session) -> None:
-        position = index * len(texts) // concurrency
-        while "stop" not in bounds or time.monotonic() < bounds["stop"]:
-            batch = [texts[(position + k) % len(texts)] for k in range(texts_per_request)]
-            position += texts_per_request
-            now = time.monotonic()
-            try:
-                await session.send(batch)
-                ok = True
-            except Exception as exc:  # every failure counts; a few are kept for the report
-                ok = False
-                if len(errors) < MAX_ERROR_SAMPLES:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
-            requests.append(Request(now, time.monotonic(), ok, texts_per_request))
-            warmed[index].set()
+    def on_call(caller: int, call: Call) -> None:
+        calls.append(call)
+        callers_done.add(caller)
+        if len(callers_done) == concurrency:
+            warmed.set()
 
     async def conduct() -> None:
-        await asyncio.gather(*(event.wait() for event in warmed))
-        await asyncio.sleep(max(0.0, started + warmup_s - time.monotonic()))
-        window = window_length(duration_s, [r.end - r.start for r in requests])
+        await warmed.wait()
+        await asyncio.sleep(max(0.0, warmup_s - driver.now()))
+        window = window_length(duration_s, [c.latency_s for c in calls])
         snapshots["before"] = await target.statistics()
         if pid:
             tree_cpu["before"] = tree_cpu_seconds(pid)
-        bounds["start"] = time.monotonic()
+        bounds["start"] = driver.now()
         bounds["cpu"] = time.process_time()
         bounds["stop"] = bounds["start"] + window
         await asyncio.sleep(window)
+        stop.set()  # callers send nothing more; requests in flight drain
         bounds["cpu"] = time.process_time() - bounds["cpu"]
         if pid:
             tree_cpu["after"] = tree_cpu_seconds(pid)
         snapshots["after"] = await target.statistics()
 
-    try:
-        await asyncio.gather(*(worker(i, s) for i, s in enumerate(sessions)), conduct())
-    finally:
-        for session in sessions:
-            await session.close()
+    await asyncio.gather(driver.closed_loop(concurrency, stop=stop, on_call=on_call), conduct())
     return Level(
         concurrency,
-        requests,
+        [Request(c.started, c.ended, c.ok, c.texts) for c in calls],
         (bounds["start"], bounds["stop"]),
-        errors,
+        [c.detail for c in calls if not c.ok][:MAX_ERROR_SAMPLES],
         snapshots.get("before"),
         snapshots.get("after"),
         client_cpu_s=bounds["cpu"],
@@ -451,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("concurrency and texts per request must be >= 1, duration > 0 and warm-up >= 0")
     if (args.target is None) == (args.targets is None):
         parser.error("give one target URL or --targets FILE")
-    texts = [t.text for t in load_corpus(args.corpus)]
+    texts = [t.text for t in read_texts(args.corpus)]
     if not texts:
         parser.error(f"{args.corpus} holds no texts")
     try:

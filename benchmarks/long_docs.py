@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import long_document
 from benchmarks.stats import percentile
 from benchmarks.triton_stats import window_stages
 from clinserve_ensemble.catalog import load_catalog
+from lab.corpus import long_document
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 DEFAULT_MODEL = "drug_development_trials"

@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import load_corpus
 from benchmarks.limit import WholeTextTokenizer, pad_batch, spread
 from benchmarks.sessions import open_session, runs_on
 from benchmarks.stats import percentile
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_runtime.configs import EXECUTION_PROFILES
+from lab.corpus import read_texts
 
 REQUEST_TIMEOUT_S = 60.0
 WARMUP_TEXTS = 4
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = dict(item.partition("=")[::2] for item in args.target)
     if any(not name or not url or name == "limit" for name, url in targets.items()):
         parser.error("--target takes NAME=HOST:PORT (NAME not 'limit')")
-    texts = spread([t.text for t in load_corpus(args.corpus)], args.texts)
+    texts = spread([t.text for t in read_texts(args.corpus)], args.texts)
     record = measure(targets, args.model, args.repository, texts, rounds=args.rounds, profile=args.profile)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
-from benchmarks.corpus import DEFAULT_MIX, generate_corpus, save_corpus
 from benchmarks.limit import WholeTextTokenizer, spread
 from benchmarks.peers.hf_checkpoint import STAMP
 from benchmarks.peers.serve import PeerServer
@@ -72,6 +71,7 @@ from clinserve_runtime.build_demo import AUTO_PROFILE, resolve_profile
 from clinserve_runtime.configs import EXECUTION_PROFILES, ServingSettings
 from clinserve_runtime.ort_providers import CUDA, onnxruntime_build, providers_in_log
 from clinserve_runtime.triton import PROJECT_ROOT, ServerOptions, TritonServer, free_ports
+from lab.corpus import DEFAULT_MIX, generate_corpus, save_corpus
 
 MAIN_MODEL = "treatment_changes"
 LONG_DOC_MODEL = "drug_development_trials"

@@ -2,8 +2,8 @@
 
 - ``locustfile``: the gRPC user (on the ``clinserve`` client library), the named load shape,
   the command-line options and the service-level checks; the only module that imports Locust;
-- ``corpus``: seeded payloads in four lengths (tweet, sentence, abstract, long document);
-- ``workload``: which models (and modes) are called, with what weights and payloads;
+- ``workload``: which models (and modes) are called, with what weights and payloads (the
+  payload texts come from ``lab.corpus``, seeded, in four lengths);
 - ``shapes``: the steady, step-ramp and spike load shapes as pure functions of time;
 - ``slo``: service-level thresholds and their evaluation against a run's statistics;
 - ``run``: ``make load-test``: starts a local server when no URL is given, runs Locust

@@ -16,7 +16,7 @@ from typing import Any
 
 from clinserve import ChannelOptions, RetryPolicy, TLSConfig
 from clinserve.options import DEFAULT_MAX_ATTEMPTS
-from load_tests.corpus import Corpus, build_corpus, read_corpus
+from lab.corpus import Corpus, build_corpus, read_corpus
 from load_tests.shapes import DEFAULT_SHAPE, SHAPES, Shape, ShapeSettings, make_shape
 from load_tests.slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MIN_RPS, DEFAULT_P95_MS, Thresholds
 from load_tests.workload import DEFAULT_MODELS, Workload

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clinserve import KNOWN_MODELS
-from load_tests.corpus import KINDS
+from lab.corpus import KINDS
 
 __all__ = [
     "DEFAULT_MODELS",

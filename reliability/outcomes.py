@@ -11,7 +11,8 @@ Every request a scenario sends ends in exactly one of four outcomes:
   past its deadline, or it ended with an error that carries no status;
 - ``wrong``: an answer came back and it is not the right one.
 
-``lost`` and ``wrong`` must be 0 in every scenario.
+``lost`` and ``wrong`` must be 0 in every scenario. :class:`Outcome` and :class:`Call` themselves
+live with the load driver (``lab.driver``) that records them.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from benchmarks.stats import percentile
 from clinserve.errors import ClinServeError, DeadlineExceededError, ResultFormatError
+from lab.driver import Call, Outcome
 
 #: Absolute tolerance on scores: a batch of another size may change the last float bits.
 SCORE_TOLERANCE = 1e-4
@@ -33,39 +34,6 @@ _ENSEMBLE_PREFIX = re.compile(r"^in ensemble '[^']*', ")
 _REQUEST_ID = re.compile(r"\[request id: [^\]]*\]\s*")
 _PORT = re.compile(r"(?<=:)\d{2,5}(?![\d.])")
 _PID = re.compile(r"\bpid \d+\b")
-
-
-class Outcome(StrEnum):
-    """How one request ended."""
-
-    ANSWERED = "answered"
-    FAILED = "failed"
-    LOST = "lost"
-    WRONG = "wrong"
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request: when it started and ended (seconds from the run's start) and how.
-
-    Attributes:
-        started: Send time.
-        ended: Time the answer or the error came back (or the guard gave up).
-        outcome: See :class:`Outcome`.
-        detail: Error kind for ``failed``/``lost``/``wrong`` (see :func:`error_kind`), else "".
-        endpoint: Which server or client the call went through (a label the scenario picks).
-    """
-
-    started: float
-    ended: float
-    outcome: Outcome
-    detail: str = ""
-    endpoint: str = ""
-
-    @property
-    def latency_s(self) -> float:
-        """Seconds from send to answer (or error)."""
-        return self.ended - self.started
 
 
 def normalize_message(message: str) -> str:

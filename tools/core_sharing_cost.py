@@ -24,13 +24,13 @@ from typing import Any
 
 import onnxruntime as ort
 
-from benchmarks.corpus import generate_corpus
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.contract import MODEL_INPUTS
 from clinserve_preprocess.encoding import TextEncoder
 from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.ort_options import available_cores, session_options
 from clinserve_runtime.procfs import rss_kib
+from lab.corpus import generate_corpus
 
 TEXTS = 80
 

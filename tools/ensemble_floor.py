@@ -18,11 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.corpus import generate_corpus
 from benchmarks.loadgen import TargetSpec, level_record, run_levels
 from benchmarks.triton_stats import window_stages
 from clinserve_runtime.configs import ServingSettings
 from clinserve_runtime.triton import TritonServer, loopback_options
+from lab.corpus import generate_corpus
 
 ENSEMBLE = "floor"
 STEPS = ("floor_first", "floor_middle", "floor_last")

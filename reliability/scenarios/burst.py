@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 
 from clinserve import AsyncClinServeClient
+from lab.driver import Call
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
-from reliability.load import Driver, Workload
-from reliability.outcomes import Call, Tally
+from reliability.load import Workload, client_driver
+from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import PRIMARY_MODEL, Fleet
 
@@ -40,7 +41,7 @@ async def run(context: Context) -> ScenarioResult:
         [server] = fleet.start([NAME])
         async with AsyncClinServeClient(server.grpc_url, options=CALL_OPTIONS, retry=NO_RETRIES) as client:
             workload = await Workload.prepare(client, PRIMARY_MODEL)
-            driver = Driver(client, workload, deadline_s=CALL_DEADLINE_S)
+            driver = client_driver(client, workload, deadline_s=CALL_DEADLINE_S)
             calls: list[Call] = []
             durations = []
             for _ in range(ROUNDS):

@@ -20,9 +20,10 @@ from clinserve import AsyncClinServeClient
 from clinserve_ensemble.catalog import load_catalog
 from clinserve_preprocess.encoding import TextEncoder
 from clinserve_preprocess.modes import default_mode, modes_for
+from lab.driver import Call
 from reliability.context import CALL_OPTIONS, NO_RETRIES, Context
-from reliability.load import Driver, Workload
-from reliability.outcomes import Call, Tally
+from reliability.load import Workload, client_driver
+from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import MODELS, Fleet, step_statistics
 
@@ -89,10 +90,11 @@ async def run(context: Context) -> ScenarioResult:
         [server] = fleet.start([NAME])
         async with AsyncClinServeClient(server.grpc_url, options=CALL_OPTIONS, retry=NO_RETRIES) as client:
             small = [
-                Driver(client, await Workload.prepare(client, m), deadline_s=SMALL_DEADLINE_S) for m in MODELS
+                client_driver(client, await Workload.prepare(client, m), deadline_s=SMALL_DEADLINE_S)
+                for m in MODELS
             ]
             heavy = [
-                Driver(
+                client_driver(
                     client,
                     await Workload.prepare(client, m, texts=[heavy_texts[m]]),
                     deadline_s=HEAVY_DEADLINE_S,

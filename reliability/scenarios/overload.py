@@ -23,9 +23,10 @@ from pathlib import Path
 
 from clinserve import AsyncClinServeClient
 from clinserve_runtime.configs import ServingSettings
+from lab.driver import Call
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
-from reliability.load import Driver, Workload
-from reliability.outcomes import Call, Tally
+from reliability.load import Workload, client_driver
+from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import PRIMARY_MODEL, Fleet, build_repository, step_statistics
 
@@ -102,7 +103,7 @@ async def _measure(
         [server] = fleet.start([name])
         async with AsyncClinServeClient(server.grpc_url, options=CALL_OPTIONS, retry=NO_RETRIES) as client:
             workload = await Workload.prepare(client, PRIMARY_MODEL, texts_per_request=TEXTS_PER_REQUEST)
-            driver = Driver(client, workload, deadline_s=CALL_DEADLINE_S)
+            driver = client_driver(client, workload, deadline_s=CALL_DEADLINE_S)
             await driver.closed_loop(profile.concurrency, duration_s=WARMUP_S, max_calls=profile.max_calls)
             started = driver.now()
             measured = await driver.closed_loop(

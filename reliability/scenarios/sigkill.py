@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 
 from clinserve import AsyncClinServeClient
+from lab.driver import Outcome
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, REPLICA_RETRIES, Context
-from reliability.load import Driver, Workload, in_flight_at, started_after
-from reliability.outcomes import Outcome, Tally
+from reliability.load import Workload, client_driver, in_flight_at, started_after
+from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import PRIMARY_MODEL, Fleet, sigkill_group, step_statistics
 
@@ -31,7 +32,7 @@ async def run(context: Context) -> ScenarioResult:
         ) as client:
             await client.wait_until_ready(timeout_s=30)
             workload = await Workload.prepare(client, PRIMARY_MODEL)
-            driver = Driver(client, workload, deadline_s=CALL_DEADLINE_S)
+            driver = client_driver(client, workload, deadline_s=CALL_DEADLINE_S)
             load = asyncio.ensure_future(
                 driver.closed_loop(
                     profile.concurrency,

@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 
 from clinserve import AsyncClinServeClient
+from lab.driver import Call, Outcome
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, REPLICA_RETRIES, Context
-from reliability.load import Driver, Workload, in_flight_at, started_after
-from reliability.outcomes import Call, Outcome, Tally
+from reliability.load import Workload, client_driver, in_flight_at, started_after
+from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import PRIMARY_MODEL, Fleet, send_sigterm, wait_exit
 
@@ -58,8 +59,8 @@ async def run(context: Context) -> ScenarioResult:
         ):
             workload = await Workload.prepare(direct, PRIMARY_MODEL)
             await replicated.wait_until_ready(timeout_s=30)
-            direct_driver = Driver(direct, workload, deadline_s=CALL_DEADLINE_S)
-            replica_driver = Driver(
+            direct_driver = client_driver(direct, workload, deadline_s=CALL_DEADLINE_S)
+            replica_driver = client_driver(
                 replicated, workload, deadline_s=CALL_DEADLINE_S, origin=direct_driver.origin
             )
             # The load runs until fault_after_s past the server's exit (the duration is only a cap).

@@ -14,7 +14,7 @@ import asyncio
 from clinserve import AsyncClinServeClient
 from clinserve_runtime.procfs import descendants, python_stubs, rss_kib, rss_mib
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
-from reliability.load import Driver, Workload
+from reliability.load import Workload, client_driver
 from reliability.memory import Sample, trend
 from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
@@ -49,9 +49,10 @@ async def run(context: Context) -> ScenarioResult:
         server_pid = pid_of(server)
         async with AsyncClinServeClient(server.grpc_url, options=CALL_OPTIONS, retry=NO_RETRIES) as client:
             workloads = [await Workload.prepare(client, model) for model in MODELS]
-            first = Driver(client, workloads[0], deadline_s=CALL_DEADLINE_S)
+            first = client_driver(client, workloads[0], deadline_s=CALL_DEADLINE_S)
             drivers = [first] + [
-                Driver(client, w, deadline_s=CALL_DEADLINE_S, origin=first.origin) for w in workloads[1:]
+                client_driver(client, w, deadline_s=CALL_DEADLINE_S, origin=first.origin)
+                for w in workloads[1:]
             ]
             duration = profile.soak_warmup_s + profile.soak_s
             load = asyncio.gather(

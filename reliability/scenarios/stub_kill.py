@@ -30,7 +30,7 @@ from clinserve_runtime.procfs import dead_children, python_stubs
 from clinserve_runtime.stub_check import main as stub_check
 from clinserve_runtime.triton import HEALTH_LIVE_PATH, TritonServer
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
-from reliability.load import Driver, Workload, started_after
+from reliability.load import Workload, client_driver, started_after
 from reliability.outcomes import Tally
 from reliability.report import Row, ScenarioResult
 from reliability.servers import (
@@ -72,7 +72,7 @@ async def run(context: Context) -> ScenarioResult:
         [server] = fleet.start([NAME])
         async with AsyncClinServeClient(server.grpc_url, options=CALL_OPTIONS, retry=NO_RETRIES) as client:
             workload = await Workload.prepare(client, PRIMARY_MODEL)
-            driver = Driver(client, workload, deadline_s=CALL_DEADLINE_S)
+            driver = client_driver(client, workload, deadline_s=CALL_DEADLINE_S)
             stop = asyncio.Event()
             load = asyncio.ensure_future(
                 driver.closed_loop(
@@ -110,7 +110,7 @@ async def run(context: Context) -> ScenarioResult:
         [restarted] = fleet.start([f"{NAME}-restarted"])
         # What a caller sees once the server is back: the library's default retries, as in production.
         async with AsyncClinServeClient(restarted.grpc_url, options=CALL_OPTIONS) as client:
-            again = Driver(client, workload, deadline_s=CALL_DEADLINE_S)
+            again = client_driver(client, workload, deadline_s=CALL_DEADLINE_S)
             after_restart = await again.closed_loop(
                 max(1, profile.concurrency // 2), duration_s=AFTER_RESTART_S, max_calls=profile.max_calls
             )

@@ -30,7 +30,7 @@ def parse(args: list[str]):
 def test_the_pure_modules_do_not_import_locust():
     # Importing Locust monkey-patches the process with gevent: the tests and the runner must not.
     code = (
-        "import sys, load_tests.corpus, load_tests.options, load_tests.run, load_tests.shapes,"
+        "import sys, lab.corpus, load_tests.options, load_tests.run, load_tests.shapes,"
         " load_tests.slo, load_tests.workload;"
         "print(sorted(m for m in ('locust', 'gevent') if m in sys.modules))"
     )

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from clinserve import KNOWN_MODELS
-from load_tests.corpus import KINDS
+from lab.corpus import KINDS
 from load_tests.workload import (
     DEFAULT_MODELS,
     DEFAULT_PAYLOADS,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from clinserve.errors import DeadlineExceededError, OverloadedError
+from lab.driver import Call, Outcome
 from reliability import load
-from reliability.load import Driver, Workload, in_flight_at, started_after
-from reliability.outcomes import Call, Outcome
+from reliability.load import Workload, client_driver, in_flight_at, started_after
 
 
 @dataclass
@@ -53,7 +53,7 @@ def run(coroutine):
 
 def test_right_answers_are_answered_and_others_wrong():
     client = ScriptedClient({"a": {"label": "x"}, "b": {"label": "x"}})
-    driver = Driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
+    driver = client_driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
     first, second = run(driver.call()), run(driver.call())
     assert first.outcome is Outcome.ANSWERED and first.detail == ""
     assert second.outcome is Outcome.WRONG and "text 1" in second.detail
@@ -66,7 +66,7 @@ def test_refusals_fail_and_passed_deadlines_are_lost():
             "b": DeadlineExceededError("Deadline Exceeded", status="DEADLINE_EXCEEDED"),
         }
     )
-    driver = Driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
+    driver = client_driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
     refused, expired = run(driver.call()), run(driver.call())
     assert (
         refused.outcome is Outcome.FAILED and refused.detail == "OverloadedError: Exceeds maximum queue size"
@@ -76,7 +76,7 @@ def test_refusals_fail_and_passed_deadlines_are_lost():
 
 def test_a_call_that_hangs_past_its_deadline_is_stopped_by_the_guard_and_lost(monkeypatch):
     monkeypatch.setattr(load, "GUARD_GRACE_S", 0.05)
-    driver = Driver(ScriptedClient({"a": "hang"}), WORKLOAD, deadline_s=0.05)  # type: ignore[arg-type]
+    driver = client_driver(ScriptedClient({"a": "hang"}), WORKLOAD, deadline_s=0.05)  # type: ignore[arg-type]
     call = run(driver.call())
     assert call.outcome is Outcome.LOST and "past the deadline" in call.detail
     assert 0.09 <= call.latency_s < 1.0
@@ -84,7 +84,7 @@ def test_a_call_that_hangs_past_its_deadline_is_stopped_by_the_guard_and_lost(mo
 
 def test_loops_stop_at_their_bounds():
     client = ScriptedClient({"a": {"label": "x"}, "b": {"label": "y"}})
-    driver = Driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
+    driver = client_driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
     calls = run(driver.closed_loop(3, duration_s=60.0, max_calls=10))
     assert 10 <= len(calls) <= 12  # each caller checks the bound before its next call
     assert all(c.outcome is Outcome.ANSWERED for c in calls)
@@ -101,7 +101,7 @@ def test_closed_loop_pauses_after_a_refusal():
             "b": OverloadedError("full", status="UNAVAILABLE"),
         }
     )
-    driver = Driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
+    driver = client_driver(client, WORKLOAD, deadline_s=1.0)  # type: ignore[arg-type]
     calls = run(driver.closed_loop(1, duration_s=0.25, max_calls=1000, pause_after_error_s=0.1))
     assert 2 <= len(calls) <= 4
 

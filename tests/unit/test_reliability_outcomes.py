@@ -15,9 +15,8 @@ from clinserve.errors import (
     UnavailableError,
     error_from_status,
 )
+from lab.driver import Call, Outcome
 from reliability.outcomes import (
-    Call,
-    Outcome,
     Tally,
     classify_error,
     error_kind,

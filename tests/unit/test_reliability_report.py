@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from reliability.outcomes import Call, Outcome, Tally
+from lab.driver import Call, Outcome
+from reliability.outcomes import Tally
 from reliability.report import COLUMNS, Row, ScenarioResult, render_details, render_table, table_rows, to_json
 
 

@@ -8,7 +8,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
-from reliability.outcomes import Call, Outcome
+from lab.driver import Call, Outcome
 from reliability.runner import serving_settings
 from reliability.scenarios.overload import UNBOUNDED_SETTINGS, latency_bound_s, offered_rate
 
