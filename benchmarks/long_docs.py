@@ -7,7 +7,9 @@ takes about 11,000 characters of prose per NER request) goes as several requests
 client splits and merges (docs/long-documents.md). Records, per size, the latency, the requests
 it took, what the result says about coverage (``truncated``, ``dropped_tokens``), the entities
 found, and Triton's per-stage timings. The report checks that time grows linearly with length
-and that no document is cut without the result saying so.
+and that no document is cut without the result saying so. One document at a time on the
+blocking client, not the load driver (``lab.driver``): this measures one user's call as the
+document grows, the client's splitting and merging included, not the server under load.
 
 Re-runnable on its own against a running server:
 
