@@ -26,7 +26,8 @@ import os
 import signal
 
 from clinserve import AsyncClinServeClient
-from clinserve_runtime.procfs import dead_children, python_stubs
+from clinserve_runtime.processes import python_stubs
+from clinserve_runtime.procfs import dead_children
 from clinserve_runtime.stub_check import main as stub_check
 from clinserve_runtime.triton import HEALTH_LIVE_PATH, TritonServer
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
