@@ -28,7 +28,8 @@ from clinserve_runtime.repository import graph_form
 # `previous` differs from the defaults in one knob, so `previous` against `current` isolates the
 # batched Python steps. `untuned` also pins the knobs the benchmark tuned before (a 2 ms batching
 # delay, buckets doubling from 16, graphs that compute their padding, instances that do not
-# share the cores); everything else follows the current defaults.
+# share the cores); everything else follows the current defaults. Core sharing is the stand-in's,
+# not a serving setting, so `untuned` and the experiments built on it say `share_cores=False`.
 PREVIOUS = replace(ServingSettings(), python_batching=False)
 UNTUNED = replace(
     ServingSettings(),
@@ -76,26 +77,31 @@ VARIANTS: dict[str, Variant] = {
             "no-delay",
             NO_DELAY,
             "previous, without the batcher's 2 ms wait",
+            share_cores=False,
         ),
         Variant(
             "fine-buckets",
             replace(NO_DELAY, length_buckets=FINE_BUCKETS),
             "no-delay with buckets 8 tokens apart up to 128 (then 32, then 64): little padding, fewer merges",
+            share_cores=False,
         ),
         Variant(
             "coarse-buckets",
             replace(NO_DELAY, length_buckets=(64, 128, 256, 512)),
             "no-delay with buckets from 64 (more merges, more padding)",
+            share_cores=False,
         ),
         Variant(
             "onnx-1-thread",
             replace(NO_DELAY, onnx_intra_op_threads=1),
             "no-delay with one ONNX Runtime thread per instance (no oversubscription of the cores)",
+            share_cores=False,
         ),
         Variant(
             "one-thread",
             replace(NO_DELAY, onnx_instances=1, onnx_intra_op_threads=1),
             "no-delay with one ONNX instance on one thread: a core left to Triton, the Python steps, clients",
+            share_cores=False,
         ),
         Variant(
             "exact-length",
@@ -132,6 +138,7 @@ VARIANTS: dict[str, Variant] = {
             "one-python",
             replace(NO_DELAY, python_instances=1),
             "no-delay with one tokenizer and one post-processor instance",
+            share_cores=False,
         ),
     )
 }

@@ -145,6 +145,13 @@ def test_only_the_no_share_variant_turns_sharing_off_and_only_on_the_cpu_profile
         k: v for k, v in current.items() if k != spec.onnx_model
     }
     assert VARIANTS["no-share"].changes(ServingSettings()) == {"share_cores": False}
+    # The variants from before core sharing still measure without it.
+    before_sharing = {"untuned", "no-delay", "fine-buckets", "coarse-buckets", "onnx-1-thread", "one-thread"}
+    assert {name for name, variant in VARIANTS.items() if not variant.share_cores} == {
+        *before_sharing,
+        "one-python",
+        "no-share",
+    }
     on_gpu = variant_configs(spec, VARIANTS["no-share"].on_profile("gpu"), provenance)
     assert on_gpu == variant_configs(spec, VARIANTS["current"].on_profile("gpu"), provenance)
 
