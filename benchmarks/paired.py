@@ -5,7 +5,7 @@
 
 The latency target (p50 at concurrency 1 within 3 ms of the limit's single-text latency) is
 smaller than the drift of a shared two-core machine between two measurements taken a minute
-apart: limit runs of the same 48 texts gave p50s from 21 to 32 ms in one benchmark run. So this
+apart (docs/benchmarks.md, "What is measured", gives the spread seen). So this
 measures both in one loop, in one process, on the same texts: for every text, one gRPC call to
 the served ensemble and one in-process limit call (tokenize, then one ONNX Runtime call at batch
 1 padded to the text's own length, as ``benchmarks.limit`` does, on the same provider), in

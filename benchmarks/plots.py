@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import labelled_loads, limit_throughput, summaries
+from benchmarks.results import labelled_loads, limit_throughput, summaries
 
 DPI = 90
 

@@ -9,20 +9,14 @@ edges; the report divides the difference by the texts answered in the window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from clinserve_runtime.procfs import (
-    PROC,
-    command_line,
-    cpu_seconds,
-    descendants,
-    parse_stub_command,
-)
+from clinserve_runtime.processes import command_line, cpu_seconds, descendants, parse_stub_command
 
 
-def process_label(pid: int, root_pid: int, proc: Path = PROC) -> str:
-    """What a process of a target's tree is called in the report.
+def process_label(pid: int, root_pid: int, argv: list[str]) -> str:
+    """What a process of a target's tree (command line ``argv``) is called in the report.
 
     The root is ``server`` (``tritonserver``, or a peer's uvicorn process); a Python-backend stub
     is its model's name (every instance of a model adds up under it); anything else is its
@@ -30,20 +24,25 @@ def process_label(pid: int, root_pid: int, proc: Path = PROC) -> str:
     """
     if pid == root_pid:
         return "server"
-    argv = command_line(pid, proc)
     stub = parse_stub_command(pid, argv)
     if stub is not None:
         return stub.model
     return Path(argv[0]).name if argv else f"pid {pid}"
 
 
-def tree_cpu_seconds(root_pid: int, proc: Path = PROC) -> dict[str, float]:
-    """CPU seconds used so far by ``root_pid`` and its descendants, summed per label."""
+def cpu_by_label(processes: Iterable[tuple[int, list[str], float]], root_pid: int) -> dict[str, float]:
+    """CPU seconds of a tree's ``(pid, argv, cpu seconds)`` snapshots, summed per label."""
     totals: dict[str, float] = {}
-    for pid in descendants(root_pid, proc):
-        label = process_label(pid, root_pid, proc)
-        totals[label] = totals.get(label, 0.0) + cpu_seconds(pid, proc)
+    for pid, argv, seconds in processes:
+        label = process_label(pid, root_pid, argv)
+        totals[label] = totals.get(label, 0.0) + seconds
     return totals
+
+
+def tree_cpu_seconds(root_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by ``root_pid`` and its descendants, summed per label."""
+    snapshot = [(pid, command_line(pid), cpu_seconds(pid)) for pid in descendants(root_pid)]
+    return cpu_by_label(snapshot, root_pid)
 
 
 def cpu_used(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:

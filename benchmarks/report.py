@@ -11,7 +11,8 @@ Targets (issues 6 and 15), measured in one run for every size:
 - served throughput >= 3 x the ``transformers`` peer, and above the ONNX Runtime peer (each at
   its best concurrency).
 
-``results`` is the record ``benchmarks.run`` builds; the plots come from ``benchmarks.plots``.
+``results`` is the record ``benchmarks.run`` builds, read through ``benchmarks.results``; the plots
+come from ``benchmarks.plots``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.plots import write_plots
+from benchmarks.results import (
+    PEER_LABELS,
+    at_concurrency,
+    final_variant,
+    labelled_loads,
+    level_at,
+    limit_single_ms,
+    limit_throughput,
+    peak,
+    strip_raw,
+    summaries,
+)
 from benchmarks.stats import ratio
 from benchmarks.triton_stats import ModelStages, window_stages
 from clinserve_runtime.ort_providers import CPU, CUDA, TENSORRT
@@ -36,10 +50,6 @@ OUTSIDE_ONNX_TARGETS_MS = {"tiny": 0.4}
 TRANSFORMERS_TARGET = 3.0
 ONNX_PEER_TARGET = 1.0
 HEADLINE_CONCURRENCY = 32
-PEER_LABELS = {
-    "transformers": "FastAPI + transformers pipeline",
-    "onnx": "FastAPI + ONNX Runtime per request",
-}
 # ONNX Runtime providers by the device they run on.
 PROVIDER_DEVICES = {CPU: "CPU", CUDA: "GPU", TENSORRT: "GPU"}
 
@@ -65,73 +75,6 @@ def policy_label(policy: Mapping[str, Any]) -> str:
     """``sorted:8`` (``sorted:8x2`` with two callers) of a limit policy record; older result
     files have no ``label``."""
     return str(policy.get("label") or f"{policy['policy']}:{policy['batch_size']}")
-
-
-def summaries(load: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
-    """Concurrency -> summary of a load run (levels that failed are left out)."""
-    if not load:
-        return {}
-    return {lv["concurrency"]: lv["summary"] for lv in load.get("levels", []) if lv.get("summary")}
-
-
-def level_at(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
-    """The whole level record at ``concurrency``, else at the highest level measured below it."""
-    levels = {lv["concurrency"]: lv for lv in (load or {}).get("levels", []) if lv.get("summary")}
-    candidates = [c for c in levels if c <= concurrency]
-    return levels[max(candidates)] if candidates else None
-
-
-def at_concurrency(load: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
-    """The summary at ``concurrency``, else at the highest level measured below it."""
-    level = level_at(load, concurrency)
-    return level["summary"] if level else None
-
-
-def peak(load: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The summary with the highest throughput."""
-    levels = summaries(load)
-    return max(levels.values(), key=lambda s: s["throughput"]) if levels else None
-
-
-def final_variant(size: dict[str, Any]) -> dict[str, Any] | None:
-    """The variant the ratios are judged on: the last measured (``current`` by default)."""
-    variants = [v for v in size.get("variants", []) if v.get("load")]
-    return variants[-1] if variants else None
-
-
-def limit_runs(size: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every limit measurement of a size: the full one first, then one after each load level."""
-    return [run for run in [size.get("limit"), *size.get("limit_windows", [])] if run]
-
-
-def adjacent_limits(size: dict[str, Any], concurrency: int | None) -> list[dict[str, Any]]:
-    """The limit runs next to a load level in time: the one before it and the one after it.
-
-    ``None`` (or a level without its own windows) gives every run.
-    """
-    runs = limit_runs(size)
-    windows = size.get("limit_windows", [])
-    positions = [i for i, w in enumerate(windows) if w["after_concurrency"] == concurrency]
-    if concurrency is None or not positions:
-        return runs
-    # runs[0] is the full run before any load; runs[i + 1] is the window after level i.
-    return [runs[positions[0]], runs[positions[0] + 1]]
-
-
-def limit_throughput(size: dict[str, Any], concurrency: int | None = None) -> float:
-    """The limit's texts/s (tokenization included): the better of the runs next to the level.
-
-    Taking the better of the two neighbours means a quiet moment in either cannot flatter the
-    served path.
-    """
-    return max(
-        float(run["best"]["texts_per_s_with_tokenization"]) for run in adjacent_limits(size, concurrency)
-    )
-
-
-def limit_single_ms(size: dict[str, Any], concurrency: int | None = 1) -> float:
-    """The limit's single-text p50 latency: the lower of the runs next to the level."""
-    return min(float(run["single"]["p50_ms"]) for run in adjacent_limits(size, concurrency))
 
 
 def key_ratios(results: dict[str, Any]) -> list[KeyRatio]:
@@ -282,14 +225,6 @@ def targets_section(ratios: Sequence[KeyRatio]) -> str:
         [r.size, r.name, _fmt(r.value, 2), r.target, "yes" if r.met else "**no**", r.detail] for r in ratios
     ]
     return table(["size", "ratio", "value", "target", "met", "measured"], rows) + "\n"
-
-
-def labelled_loads(size: dict[str, Any], key: str = "load") -> list[tuple[str, dict[str, Any] | None]]:
-    """(label, load) of every served variant, then every peer: the report's and plots' order."""
-    targets: list[tuple[str, dict[str, Any] | None]] = [
-        (f"Triton [{v['name']}]", v.get(key)) for v in size.get("variants", [])
-    ]
-    return targets + [(PEER_LABELS[k], p.get(key)) for k, p in size.get("peers", {}).items()]
 
 
 def load_rows(label: str, load: dict[str, Any] | None, concurrency: Sequence[int]) -> list[str]:
@@ -620,9 +555,11 @@ def findings(size: dict[str, Any], models: Sequence[str]) -> list[str]:
         settings = final.get("settings", {})
         instances = int(settings.get("onnx_instances", 1))
         threads = settings.get("onnx_intra_op_threads", 0) or "all"
+        # Results before issue 19 kept the stand-in's sharing among the serving settings.
+        shares = final.get("share_cores", settings.get("onnx_share_cores", False))
         sharing = (
             f"a run alone on {threads} thread(s), a run beside another instance's on its share of the cores"
-            if settings.get("onnx_share_cores") and instances > 1
+            if shares and instances > 1
             else f"every run on {threads} thread(s)"
         )
         notes.append(
@@ -841,7 +778,6 @@ def render(
 
 def write_report(results: dict[str, Any], output_dir: Path) -> list[str]:
     """Write ``REPORT.md`` and the plots; return the key-ratio lines for the console."""
-    from benchmarks.plots import write_plots
     from clinserve_ensemble.catalog import load_catalog
 
     catalog = load_catalog()
@@ -858,8 +794,6 @@ def main(argv: list[str] | None = None) -> int:
     """Re-render a report from a run's full results (``build/bench/results-full.json``)."""
     import argparse
     import json
-
-    from benchmarks.run import strip_raw
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("results", type=Path)

@@ -20,29 +20,41 @@ from pathlib import Path
 from typing import Any
 
 import onnx
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2
 
-from clinserve_ensemble.catalog import load_catalog
+from clinserve_ensemble.catalog import ModelSpec, load_catalog
 from clinserve_runtime.build_demo import build
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.ort_options import SHARE_CORES
 from clinserve_runtime.padding_trim import is_trimmed, untrim
 from clinserve_runtime.repository import served_graph
 
 
 @dataclass(frozen=True)
 class Variant:
-    """Named serving settings to measure side by side."""
+    """Named serving settings to measure side by side.
+
+    Attributes:
+        share_cores: The stand-in's core sharing (``clinserve_runtime.core_sharing``), its own
+            default. ``False`` writes the stand-in-only ``share_cores: "false"`` into the
+            variant's cpu-profile ONNX configs (:func:`variant_configs`); no generated config
+            carries it.
+    """
 
     name: str
     settings: ServingSettings
     description: str
+    share_cores: bool = True
 
     def changes(self, reference: ServingSettings) -> dict[str, Any]:
-        """Settings that differ from ``reference`` (name -> value)."""
-        return {
+        """Settings that differ from ``reference`` (name -> value), and the stand-in's sharing when off."""
+        changed = {
             f.name: getattr(self.settings, f.name)
             for f in fields(ServingSettings)
             if getattr(self.settings, f.name) != getattr(reference, f.name)
         }
+        return changed if self.share_cores else {**changed, SHARE_CORES: False}
 
     def on_profile(self, profile: str) -> Variant:
         """The same variant on the execution profile ``profile`` (``cpu`` or ``gpu``)."""
@@ -161,7 +173,7 @@ def materialize(source: Path, target: Path, models: Sequence[str], variant: Vari
     provenance = Provenance(weights=weights, untrained=True)
     for name in models:
         spec = specs[name]
-        for model_name, config in render_all(spec, variant.settings, provenance).items():
+        for model_name, config in variant_configs(spec, variant, provenance).items():
             source_version = source / model_name / "1"
             if not source_version.is_dir():
                 raise FileNotFoundError(f"{source_version} is missing: build the benchmark weights first")
@@ -176,6 +188,21 @@ def materialize(source: Path, target: Path, models: Sequence[str], variant: Vari
                     _link_or_copy(item, version / item.name)
             (target / model_name / "config.pbtxt").write_text(config, encoding="utf-8")
     return target
+
+
+def variant_configs(spec: ModelSpec, variant: Variant, provenance: Provenance) -> dict[str, str]:
+    """Triton model name -> ``config.pbtxt`` a variant serves for one catalog entry.
+
+    The generated configs, plus, for a variant without core sharing on the ``cpu`` profile, the
+    stand-in's own ``share_cores: "false"`` on the ONNX model (the gpu profile's instances run
+    on the GPU, where the stand-in does not share cores).
+    """
+    configs = render_all(spec, variant.settings, provenance)
+    if variant.share_cores or variant.settings.execution_profile != "cpu":
+        return configs
+    config = text_format.Parse(configs[spec.onnx_model], model_config_pb2.ModelConfig())
+    config.parameters[SHARE_CORES].string_value = "false"
+    return {**configs, spec.onnx_model: str(text_format.MessageToString(config))}
 
 
 def _link_or_copy_paths(source: str, target: str) -> None:

@@ -63,6 +63,7 @@ from benchmarks.repository import (
     int8_agreement,
     materialize,
 )
+from benchmarks.results import strip_raw
 from benchmarks.sessions import session_providers
 from benchmarks.stats import percentile
 from benchmarks.variants import DEFAULT_VARIANTS, on_profile, select
@@ -81,14 +82,14 @@ SIZES = ("base", "base-int8", "tiny", "tiny-int8")
 DEFAULT_SIZES = ("base", "base-int8", "tiny")
 DEFAULT_BUDGET_S = 20 * 60
 AGREEMENT_TEXTS = 48
-# Window per concurrency level, by size: the base model answers ~20 texts/s on two cores.
+# Window per concurrency level, by size: the base model answers tens of texts/s on two cores.
 DEFAULT_DURATION_S = {"base": 8.0, "base-int8": 4.0, "tiny": 3.0, "tiny-int8": 3.0}
 DEFAULT_WARMUP_S = {"base": 2.0, "base-int8": 2.0, "tiny": 1.0, "tiny-int8": 1.0}
-# The workload of several texts per request. A base request of 8 texts takes 0.5-1.2 s here:
-# at c=8 (64 texts in flight, 4 s of work) it only measures the 2 s queue timeout, and a base
-# window holds a handful of requests, the first ones still paying a new shape's set-up (one run
-# measured 2.4 s against 1.2 s for the same requests later). So base sizes run c=1 alone, with
-# three times the window and warm-up (about 20 requests); tiny runs c=1 and c=8 on its window.
+# The workload of several texts per request. A base request of 8 texts takes about a second
+# here (docs/benchmarks.md, "Reading the report"): at c=8 it would only measure the 2 s
+# queue timeout, and a base window holds a handful of requests, the first ones still paying a
+# new shape's set-up. So base sizes run c=1 alone, with three times the window and warm-up;
+# tiny runs c=1 and c=8 on its window.
 DEFAULT_BATCH_CONCURRENCY = {"base": [1], "base-int8": [1], "tiny": [1, 8], "tiny-int8": [1, 8]}
 BATCHED_WINDOW_FACTOR = {"base": 3.0, "base-int8": 3.0, "tiny": 1.0, "tiny-int8": 1.0}
 
@@ -194,6 +195,7 @@ def variant_record(variant: Variant) -> dict[str, Any]:
         "name": variant.name,
         "description": variant.description,
         "settings": describe(variant.settings),
+        "share_cores": variant.share_cores,
         "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
     }
 
@@ -517,19 +519,6 @@ def run(plan: Plan) -> dict[str, Any]:
     for line in ratios:
         print(line, flush=True)
     return results
-
-
-def strip_raw(results: dict[str, Any]) -> dict[str, Any]:
-    """The committed results without raw latencies and statistics snapshots (kept in the work dir)."""
-    copy: dict[str, Any] = json.loads(json.dumps(results))
-    for size in copy["sizes"].values():
-        loads = [v[k] for v in size["variants"] for k in ("load", "load_batched") if k in v]
-        loads += [p[k] for p in size["peers"].values() for k in ("load", "load_batched") if k in p]
-        for load in loads:
-            for level in load["levels"]:
-                level.pop("latencies_ms", None)
-                level.pop("triton_stats", None)
-    return copy
 
 
 def parse_args(argv: list[str] | None) -> Plan:

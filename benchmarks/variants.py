@@ -8,8 +8,9 @@ benchmark existed. The others are single-knob experiments, kept so a change can 
 with one flag.
 
 Each variant is served on the run's execution profile (:func:`on_profile`). Several knobs are
-``cpu``-profile settings that the ``gpu`` profile ignores (padding trimming, core sharing, the
-ONNX instance count; ``clinserve_runtime.configs.ServingSettings``), so there some variants serve
+``cpu``-profile settings that the ``gpu`` profile ignores (padding trimming, the ONNX instance
+count, ``clinserve_runtime.configs.ServingSettings``; the stand-in's core sharing,
+``Variant.share_cores``), so there some variants serve
 exactly what another does (``no-trim`` and ``no-share`` what ``current`` does): those are left
 out with a line naming their twin rather than measured twice under two names.
 """
@@ -19,15 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from benchmarks.repository import Variant
+from benchmarks.repository import Variant, variant_configs
 from clinserve_ensemble.catalog import load_catalog
-from clinserve_runtime.configs import Provenance, ServingSettings, render_all
+from clinserve_runtime.configs import Provenance, ServingSettings
 from clinserve_runtime.repository import graph_form
 
 # `previous` differs from the defaults in one knob, so `previous` against `current` isolates the
 # batched Python steps. `untuned` also pins the knobs the benchmark tuned before (a 2 ms batching
 # delay, buckets doubling from 16, graphs that compute their padding, instances that do not
-# share the cores); everything else follows the current defaults.
+# share the cores); everything else follows the current defaults. Core sharing is the stand-in's,
+# not a serving setting, so `untuned` and the experiments built on it say `share_cores=False`.
 PREVIOUS = replace(ServingSettings(), python_batching=False)
 UNTUNED = replace(
     ServingSettings(),
@@ -35,7 +37,6 @@ UNTUNED = replace(
     max_queue_delay_us=2000,
     length_buckets=(16, 32, 64, 128, 256, 512),
     trim_padding=False,
-    onnx_share_cores=False,
 )
 NO_DELAY = replace(UNTUNED, max_queue_delay_us=0)
 FINE_BUCKETS = (*range(8, 129, 8), *range(160, 257, 32), *range(320, 513, 64))
@@ -54,6 +55,7 @@ VARIANTS: dict[str, Variant] = {
             UNTUNED,
             "settings before the benchmark's tuning (one request per Python execution, 2 ms batching"
             " delay, buckets 16-512 by doubling, untrimmed graphs, no core sharing)",
+            share_cores=False,
         ),
         Variant(
             "no-merge",
@@ -75,26 +77,31 @@ VARIANTS: dict[str, Variant] = {
             "no-delay",
             NO_DELAY,
             "previous, without the batcher's 2 ms wait",
+            share_cores=False,
         ),
         Variant(
             "fine-buckets",
             replace(NO_DELAY, length_buckets=FINE_BUCKETS),
             "no-delay with buckets 8 tokens apart up to 128 (then 32, then 64): little padding, fewer merges",
+            share_cores=False,
         ),
         Variant(
             "coarse-buckets",
             replace(NO_DELAY, length_buckets=(64, 128, 256, 512)),
             "no-delay with buckets from 64 (more merges, more padding)",
+            share_cores=False,
         ),
         Variant(
             "onnx-1-thread",
             replace(NO_DELAY, onnx_intra_op_threads=1),
             "no-delay with one ONNX Runtime thread per instance (no oversubscription of the cores)",
+            share_cores=False,
         ),
         Variant(
             "one-thread",
             replace(NO_DELAY, onnx_instances=1, onnx_intra_op_threads=1),
             "no-delay with one ONNX instance on one thread: a core left to Triton, the Python steps, clients",
+            share_cores=False,
         ),
         Variant(
             "exact-length",
@@ -123,13 +130,15 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant(
             "no-share",
-            replace(ServingSettings(), onnx_share_cores=False),
+            ServingSettings(),
             "the defaults, each ONNX instance on all cores even beside the other's run (oversubscribed)",
+            share_cores=False,
         ),
         Variant(
             "one-python",
             replace(NO_DELAY, python_instances=1),
             "no-delay with one tokenizer and one post-processor instance",
+            share_cores=False,
         ),
     )
 }
@@ -150,15 +159,15 @@ def select(names: list[str]) -> list[Variant]:
     return [VARIANTS[n] for n in names]
 
 
-def served_form(settings: ServingSettings) -> tuple[str, ...]:
-    """What a server with ``settings`` serves: every catalog entry's configs and the graph form."""
+def served_form(variant: Variant) -> tuple[str, ...]:
+    """What a server of ``variant`` serves: every catalog entry's configs and the graph form."""
     provenance = Provenance(weights="demo", untrained=True)
     configs = (
         text
         for spec in load_catalog().values()
-        for _, text in sorted(render_all(spec, settings, provenance).items())
+        for _, text in sorted(variant_configs(spec, variant, provenance).items())
     )
-    return (graph_form(settings), *configs)
+    return (graph_form(variant.settings), *configs)
 
 
 def on_profile(variants: Sequence[Variant], profile: str) -> tuple[list[Variant], list[str]]:
@@ -173,12 +182,12 @@ def on_profile(variants: Sequence[Variant], profile: str) -> tuple[list[Variant]
     """
     first: dict[tuple[str, ...], str] = {}
     for variant in VARIANTS.values():
-        first.setdefault(served_form(variant.on_profile(profile).settings), variant.name)
+        first.setdefault(served_form(variant.on_profile(profile)), variant.name)
     kept: list[Variant] = []
     left_out: list[str] = []
     for variant in variants:
         served = variant.on_profile(profile)
-        twin = first.get(served_form(served.settings), variant.name)
+        twin = first.get(served_form(served), variant.name)
         if twin == variant.name:
             kept.append(served)
         else:

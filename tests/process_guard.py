@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from clinserve_runtime.procfs import command_line, parent_pid, processes_with_environment
+from clinserve_runtime.processes import command_line, parent_pid, processes_with_environment
 
 SESSION_VARIABLE = "CLINSERVE_TEST_SESSION"
 # Python's own helper processes (multiprocessing's resource tracker, its fork server) belong to

@@ -23,7 +23,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from clinserve_runtime.build_demo import build
-from clinserve_runtime.procfs import rss_mib
+from clinserve_runtime.processes import rss_mib
 from clinserve_runtime.triton import TritonServer, loopback_options
 
 SIZES = (1_000, 5_000, 10_000, 40_000)

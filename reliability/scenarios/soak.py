@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from clinserve import AsyncClinServeClient
-from clinserve_runtime.procfs import descendants, python_stubs, rss_kib, rss_mib
+from clinserve_runtime.processes import descendants, python_stubs, rss_kib, rss_mib
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context
 from reliability.load import Workload, client_driver
 from reliability.memory import Sample, trend

@@ -7,11 +7,11 @@ and the models' readiness, whether Triton starts a new stub, and how the server 
 restarts the server (what a supervisor or a failing liveness check does) and checks that the
 service answers, right, again.
 
-Measured on Triton 2.51 (docs/reliability.md): the stub is not restarted (the Python
-backend's restart was removed in 24.06, see triton-inference-server/server#7347) and stays
-behind as a zombie; every request routed to that instance fails after about 1 s with INTERNAL
-"Stub process '<model>_0_0' is not healthy." (or, queued behind one, with "Request timeout
-expired"), while a second instance, if any, keeps answering;
+What Triton 2.51 does (docs/reliability.md has the measured run and its command): the stub
+is not restarted (the Python backend's restart was removed in 24.06, see
+triton-inference-server/server#7347) and stays behind as a zombie; every request routed to that
+instance fails with INTERNAL "Stub process '<model>_0_0' is not healthy." (or, queued behind
+one, with "Request timeout expired"), while a second instance, if any, keeps answering;
 server and model readiness still answer 200 (server#7230, server#8604); nothing is logged at
 the default level; SIGTERM then waits out the whole exit timeout, because the model with
 the dead stub never unloads. Wrong answers: none.
@@ -26,7 +26,8 @@ import os
 import signal
 
 from clinserve import AsyncClinServeClient
-from clinserve_runtime.procfs import dead_children, python_stubs
+from clinserve_runtime.processes import python_stubs
+from clinserve_runtime.procfs import dead_children
 from clinserve_runtime.stub_check import main as stub_check
 from clinserve_runtime.triton import HEALTH_LIVE_PATH, TritonServer
 from reliability.context import CALL_DEADLINE_S, CALL_OPTIONS, NO_RETRIES, Context

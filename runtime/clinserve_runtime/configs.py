@@ -87,15 +87,10 @@ class ServingSettings:
             are rejected; 0 = no queue policy (Triton's default scheduler, an unbounded queue).
         onnx_instances: ONNX Runtime instances per model. At least 2 wherever a queue policy is
             set: on Triton 2.51 a queue policy turns off the batcher's prefetching, and a
-            single instance then picks up queued requests only when a new one arrives (a burst
-            of 96 requests took 5-28 s instead of 0.3 s; docs/reliability.md).
+            single instance then picks up queued requests only when a new one arrives, and a
+            burst waits seconds for work that takes a fraction of one (docs/reliability.md,
+            "Burst", has the figures and the command).
         onnx_intra_op_threads: ONNX Runtime intra-op threads per instance (0 = all cores).
-        onnx_share_cores: On the ``cpu`` profile, the ONNX instances share the cores like the
-            native backend's global thread pool: a run alone uses ``onnx_intra_op_threads``, a
-            run beside another instance's its share of the cores. The stand-in does it with a
-            second session per instance (the graph's memory once more,
-            ``clinserve_runtime.core_sharing``); the native backend ignores the parameter and
-            gets the same from ``--backend-config=onnxruntime,enable-global-threadpool=1``.
         python_instances: Instances of each tokenizer and post-processor (2: see
             ``onnx_instances``).
         python_batching: The Python steps batch along their first dimension, so Triton hands
@@ -153,7 +148,6 @@ class ServingSettings:
     python_max_queue_size: int = 128
     onnx_instances: int = 2
     onnx_intra_op_threads: int = 0
-    onnx_share_cores: bool = True
     python_instances: int = 2
     python_batching: bool = True
     tokenizer_max_batch_texts: int = 1024
@@ -328,10 +322,8 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
         "output": [_step_tensor(t, spec, batched=True) for t in produced_by(Step.ONNX)],
         "dynamic_batching": batching,
         "instance_group": [{"kind": "KIND_GPU" if gpu else "KIND_CPU", "count": instances}],
-        "parameters": _params(
-            {"intra_op_thread_count": str(onnx_intra_op_threads(settings))}
-            | ({} if gpu else {"share_cores": _bool(settings.onnx_share_cores)})
-        ),
+        # Only what the native onnxruntime backend reads: the production image loads this file.
+        "parameters": _params({"intra_op_thread_count": str(onnx_intra_op_threads(settings))}),
     }
     if gpu:
         config["optimization"] = _tensorrt_optimization(spec, settings)

@@ -2,17 +2,17 @@
 
 Triton runs every instance of a Python-based backend in its own stub process, so each stand-in
 instance has its own ONNX Runtime thread pool. With two instances on two cores, two concurrent
-runs put four threads on two cores, and a run split into halves waits for its slower half
-(measured in process, base int8 on 2 cores, two processes side by side: 37-41 texts/s on two
-threads each against 47-48 on one thread each). One thread per instance is no answer either: a
-lone fp32 run then takes 1.6 times as long (79 vs 47-50 ms per text).
+runs put four threads on two cores, and a run split into halves waits for its slower half. One
+thread per instance is no answer either: a lone run then leaves cores idle. (The figures, and
+the command that measures them, are in docs/benchmarks.md, "Where the time goes".)
 
 The native backend solves this with one thread pool for all sessions
 (``--backend-config=onnxruntime,enable-global-threadpool=1``): a run alone gets every thread,
 concurrent runs share them. The stand-in cannot share a pool between processes, so each instance
 keeps two sessions of the same graph, one on all its threads and one on its share of the cores,
 and picks per run by how many other instances are running at that moment. This module is that
-count: a counter in a small shared-memory file, changed under ``flock``.
+count: a counter in a small shared-memory file, changed under ``flock``. It is stand-in tuning:
+no generated config asks for it (``clinserve_runtime.ort_options.SHARE_CORES``).
 """
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ Where it matters it behaves like the native backend:
   (its precision, profile shapes and engine cache mapped to the provider's options), then CUDA,
   when the installed ONNX Runtime is the GPU build (``make serve ORT=gpu``); it logs the provider
   each instance runs on, and warns when it had to fall back;
-- with ``share_cores`` set (``ServingSettings.onnx_share_cores``) its instances share the cores
-  the way the native backend's global thread pool does: a run alone uses every thread, a run
-  beside another instance's uses its share of the cores (``clinserve_runtime.core_sharing``).
+- on the CPU its instances share the cores the way the native backend's global thread pool
+  does: a run alone uses every thread, a run beside another instance's uses its share of the
+  cores (``clinserve_runtime.core_sharing``). That is the stand-in's own default; the
+  stand-in-only parameter ``share_cores: "false"``, which no generated config carries, turns it
+  off (``clinserve_runtime.ort_options.SHARE_CORES``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ from collections.abc import Mapping
 
 import onnxruntime as ort
 
+#: The stand-in's own parameter, which no generated config carries (the production image's native
+#: backend would ignore it): ``"false"`` turns core sharing off for one model. Only the
+#: benchmark's variants that measure without sharing write it (``benchmarks.repository``).
+SHARE_CORES = "share_cores"
+
 
 def session_options(parameters: Mapping[str, str]) -> ort.SessionOptions:
     """Session options from a model config's parameters (the native backend's names).
@@ -33,13 +38,20 @@ def available_cores() -> int:
 
 
 def shared_thread_count(parameters: Mapping[str, str], instances: int) -> int:
-    """Threads of a run beside other instances' runs when ``share_cores`` is on, else 0.
+    """Threads of a run beside other instances' runs, or 0 when no second session is worth having.
 
-    An instance's share of the cores (at least one), when that is fewer threads than a run
-    alone gets; 0 means no second session is worth having (sharing off, one instance, or
-    one thread already).
+    The stand-in shares the cores by default; ``share_cores: "false"`` among a config's
+    parameters turns it off. An instance's share of the cores (at least one) is returned when
+    that is fewer threads than a run alone gets; 0 means sharing off, one instance, or one
+    thread already.
+
+    Raises:
+        ValueError: When ``share_cores`` is neither ``"true"`` nor ``"false"``.
     """
-    if parameters.get("share_cores", "false") != "true" or instances < 2:
+    share = parameters.get(SHARE_CORES, "true")
+    if share not in ("true", "false"):
+        raise ValueError(f'parameter {SHARE_CORES} must be "true" or "false", not {share!r}')
+    if share == "false" or instances < 2:
         return 0
     cores = available_cores()
     alone = int(parameters.get("intra_op_thread_count", "0")) or cores

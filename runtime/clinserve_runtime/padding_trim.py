@@ -1,9 +1,9 @@
 """Graphs that compute only up to the longest real sequence of their batch.
 
 The tokenizer pads every request to a length bucket so that Triton's dynamic batcher, which
-merges only requests of equal shape, can merge them. The padded positions are then pure cost:
-on two cores a 24-token tweet padded to 32 took 20.9 ms through the int8 base graph against
-16.8 ms at 24 (``tools/padding_cost.py``, ``docs/benchmarks.md``). A trimmed graph starts with
+merges only requests of equal shape, can merge them. On a CPU the padded positions then cost
+their full share (docs/benchmarks.md, "Where the time goes", gives the figures and the
+``tools/padding_cost.py`` command). A trimmed graph starts with
 
     longest = max(1, max over the batch of sum(attention_mask))
     input_ids, attention_mask, token_type_ids = each[:, :longest]

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from clinserve_runtime.procfs import group_members
+from clinserve_runtime.processes import group_members
 
 POLL_S = 0.05
 #: How long SIGKILLed processes may take to be gone (they are, at once, on an idle machine).

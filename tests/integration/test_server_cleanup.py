@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from clinserve_runtime.procfs import group_members, python_stubs
+from clinserve_runtime.processes import group_members, python_stubs
 from clinserve_runtime.triton import TritonServer, loopback_options
 from tests.conftest import LOG_DIR, TEST_REPOSITORY
 

@@ -1,4 +1,4 @@
-"""CPU time per process of a served target, read from /proc, and what the report makes of it."""
+"""CPU time per process of a served target (psutil), and what the report makes of it."""
 
 from __future__ import annotations
 
@@ -10,58 +10,43 @@ import time
 import pytest
 
 from benchmarks.loadgen import Level, level_record, read_targets
-from benchmarks.process_cpu import cpu_used, per_text_ms, process_label, tree_cpu_seconds
+from benchmarks.process_cpu import cpu_by_label, cpu_used, per_text_ms, process_label, tree_cpu_seconds
 from benchmarks.report import cpu_finding, cpu_section
 from benchmarks.stats import Request
-from clinserve_runtime.procfs import CLOCK_TICKS, cpu_seconds
+from clinserve_runtime.processes import cpu_seconds
 from tests.unit.test_bench_report import MODELS, results
 
 STUB = "/opt/backends/python/triton_python_backend_stub"
-
-
-def fake_process(proc, pid, parent, argv, *, utime, stime, name="x"):
-    folder = proc / str(pid)
-    folder.mkdir(parents=True)
-    # 52 fields as the kernel writes them; utime and stime are fields 14 and 15.
-    fields = ["S", str(parent), "1", "1", "0", "-1", "0", "0", "0", "0", "0", str(utime), str(stime)]
-    (folder / "stat").write_text(f"{pid} ({name}) {' '.join(fields)} 0 0 20 0 1 0 100\n")
-    (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
 
 
 def stub(model_file, instance):
     return [STUB, model_file, "shm_region", "1048576", "1048576", "10", "/b", "336", instance, "DEFAULT"]
 
 
-@pytest.fixture
-def proc(tmp_path):
-    proc = tmp_path / "proc"
-    fake_process(
-        proc, 10, 1, ["/opt/tritonserver"], utime=3 * CLOCK_TICKS, stime=CLOCK_TICKS, name="tritonserver"
-    )
-    fake_process(proc, 11, 10, stub("/r/m_onnx/1/model.onnx", "m_onnx_0_0"), utime=2 * CLOCK_TICKS, stime=0)
-    fake_process(proc, 12, 10, stub("/r/m_onnx/1/model.onnx", "m_onnx_0_1"), utime=CLOCK_TICKS, stime=0)
-    fake_process(
-        proc, 13, 10, stub("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), utime=0, stime=CLOCK_TICKS
-    )
-    fake_process(proc, 14, 11, ["/bin/helper", "--x"], utime=CLOCK_TICKS // 2, stime=0)
-    fake_process(proc, 20, 1, ["/opt/tritonserver"], utime=99 * CLOCK_TICKS, stime=0)  # another server
-    return proc
-
-
-def test_a_tree_adds_up_per_server_model_and_executable(proc):
-    assert cpu_seconds(10, proc) == 4.0
-    assert tree_cpu_seconds(10, proc) == {
+def test_a_tree_adds_up_per_server_model_and_executable():
+    snapshot = [
+        (10, ["/opt/tritonserver"], 4.0),
+        (11, stub("/r/m_onnx/1/model.onnx", "m_onnx_0_0"), 2.0),
+        (12, stub("/r/m_onnx/1/model.onnx", "m_onnx_0_1"), 1.0),
+        (13, stub("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), 1.0),
+        (14, ["/bin/helper", "--x"], 0.5),
+        (15, [], 0.25),  # exited while the tree was read: no command line left
+    ]
+    assert cpu_by_label(snapshot, 10) == {
         "server": 4.0,
         "m_onnx": 3.0,  # both instances
         "m_tokenizer": 1.0,
         "helper": 0.5,
+        "pid 15": 0.25,
     }
-    assert process_label(13, 10, proc) == "m_tokenizer"
+    assert process_label(13, 10, stub("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0")) == "m_tokenizer"
 
 
-def test_a_process_that_is_gone_counts_nothing(tmp_path):
-    assert cpu_seconds(4242, tmp_path) == 0.0
-    assert tree_cpu_seconds(4242, tmp_path) == {"server": 0.0}
+def test_a_process_that_is_gone_counts_nothing():
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert cpu_seconds(gone.pid) == 0.0
+    assert tree_cpu_seconds(gone.pid) == {"server": 0.0}
 
 
 def test_the_window_difference_is_never_negative():

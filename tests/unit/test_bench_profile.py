@@ -99,13 +99,14 @@ def test_twin_variants_are_left_out_on_gpu_and_none_on_cpu():
     assert {"no-trim", "no-share", "onnx-3-instances", "onnx-1-thread", "no-delay"}.isdisjoint(names)
     assert len(names) + len(left_out) == len(VARIANTS)
     # What is measured differs pairwise; what is left out is what its named twin serves.
-    assert len({served_form(v.settings) for v in kept}) == len(kept)
+    assert len({served_form(v) for v in kept}) == len(kept)
     assert any(line.startswith("served [no-trim]:") and "[current]" in line for line in left_out)
     gpu = {
-        name: VARIANTS[name].on_profile("gpu").settings
-        for name in ("no-trim", "current", "no-delay", "previous")
+        name: VARIANTS[name].on_profile("gpu")
+        for name in ("no-trim", "no-share", "current", "no-delay", "previous")
     }
     assert served_form(gpu["no-trim"]) == served_form(gpu["current"])
+    assert served_form(gpu["no-share"]) == served_form(gpu["current"])
     assert served_form(gpu["no-delay"]) == served_form(gpu["previous"])
 
 

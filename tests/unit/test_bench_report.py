@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from benchmarks.report import at_concurrency, key_ratios, long_docs_section, peak, render
+from benchmarks.report import key_ratios, long_docs_section, render
+from benchmarks.results import at_concurrency, peak
 
 MODELS = [
     "treatment_changes",

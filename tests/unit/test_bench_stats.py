@@ -9,15 +9,31 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.stats import Request, percentile, ratio, summarize
+from benchmarks.stats import PERCENTILES, Request, percentile, ratio, summarize
+
+
+def _percentile_before_numpy(values: list[float], q: float) -> float:
+    """The hand-written percentile every report before issue 19 used (linear between closest ranks)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @given(
     st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200),
     st.floats(min_value=0, max_value=100),
 )
-def test_percentile_matches_numpy_linear_interpolation(values, q):
-    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-9, abs=1e-9)
+def test_percentile_gives_the_figures_of_the_hand_written_one_it_replaced(values, q):
+    # Equal up to float rounding (numpy interpolates from the upper neighbour past the midpoint).
+    assert percentile(values, q) == pytest.approx(_percentile_before_numpy(values, q), rel=1e-12, abs=1e-9)
+
+
+def test_percentile_of_latencies_at_the_reported_ranks_is_unchanged():
+    latencies = list(np.random.default_rng(19).lognormal(mean=3.0, sigma=0.6, size=997))
+    for q in PERCENTILES:
+        assert percentile(latencies, q) == pytest.approx(_percentile_before_numpy(latencies, q), rel=1e-15)
 
 
 def test_percentile_of_known_values():

@@ -1,4 +1,5 @@
-"""ONNX instances share the cores: the running count across processes, the thread counts, the configs."""
+"""ONNX instances of the stand-in share the cores: the running count across processes, the thread
+counts, and the switch only the benchmark's no-share variant writes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
+from benchmarks.repository import variant_configs
+from benchmarks.variants import VARIANTS
 from clinserve_runtime import ort_options
 from clinserve_runtime.configs import Provenance, ServingSettings, render_all
 from clinserve_runtime.core_sharing import RunningInstances, counter_path, remove_orphans
@@ -85,8 +88,9 @@ def test_each_server_and_model_has_its_own_count(tmp_path):
         ({"share_cores": "true"}, 1, 2, 0),  # no other instance to share with
         ({"share_cores": "true", "intra_op_thread_count": "1"}, 2, 2, 0),  # already one thread
         ({"share_cores": "true", "intra_op_thread_count": "4"}, 2, 16, 0),  # its share is more than asked
-        ({"share_cores": "false"}, 2, 2, 0),
-        ({}, 2, 2, 0),  # configs written before the parameter existed
+        ({"share_cores": "false"}, 2, 2, 0),  # the stand-in-only switch the no-share variant writes
+        ({}, 2, 2, 1),  # the stand-in's own default: every generated config
+        ({"intra_op_thread_count": "2"}, 2, 16, 0),  # its share is more than asked
     ],
 )
 def test_the_shared_thread_count(monkeypatch, parameters, instances, cores, expected):
@@ -112,17 +116,44 @@ def test_runs_alone_and_beside_another_give_the_same_logits():
     np.testing.assert_allclose(alone, beside, rtol=1e-5, atol=1e-6)
 
 
-def _parameters(settings: ServingSettings, catalog) -> dict[str, str]:
-    spec = catalog["treatment_changes"]
-    text = render_all(spec, settings, Provenance(weights="demo-tiny", untrained=True))[spec.onnx_model]
-    config = text_format.Parse(text, model_config_pb2.ModelConfig())
+def test_a_share_cores_value_other_than_true_or_false_is_refused_naming_the_parameter():
+    with pytest.raises(ValueError, match='parameter share_cores must be "true" or "false", not \'yes\''):
+        shared_thread_count({"share_cores": "yes"}, 2)
+
+
+def _onnx_parameters(configs: dict[str, str], spec) -> dict[str, str]:
+    config = text_format.Parse(configs[spec.onnx_model], model_config_pb2.ModelConfig())
     return {k: v.string_value for k, v in config.parameters.items()}
 
 
-def test_cpu_configs_ask_the_stand_in_to_share_cores_and_gpu_configs_do_not(catalog):
-    assert _parameters(ServingSettings(), catalog)["share_cores"] == "true"
-    assert _parameters(ServingSettings(onnx_share_cores=False), catalog)["share_cores"] == "false"
-    assert "share_cores" not in _parameters(ServingSettings(execution_profile="gpu"), catalog)
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_generated_configs_leave_core_sharing_to_the_stand_in(catalog, profile):
+    spec = catalog["treatment_changes"]
+    configs = render_all(spec, ServingSettings(execution_profile=profile), Provenance("demo-tiny", True))
+    assert all("share_cores" not in text for text in configs.values())
+
+
+def test_only_the_no_share_variant_turns_sharing_off_and_only_on_the_cpu_profile(catalog):
+    spec = catalog["treatment_changes"]
+    provenance = Provenance("demo-tiny", True)
+    current = variant_configs(spec, VARIANTS["current"], provenance)
+    no_share = variant_configs(spec, VARIANTS["no-share"], provenance)
+    assert _onnx_parameters(no_share, spec)["share_cores"] == "false"
+    assert "share_cores" not in _onnx_parameters(current, spec)
+    # Everything else it serves is the defaults'.
+    assert {k: v for k, v in no_share.items() if k != spec.onnx_model} == {
+        k: v for k, v in current.items() if k != spec.onnx_model
+    }
+    assert VARIANTS["no-share"].changes(ServingSettings()) == {"share_cores": False}
+    # The variants from before core sharing still measure without it.
+    before_sharing = {"untuned", "no-delay", "fine-buckets", "coarse-buckets", "onnx-1-thread", "one-thread"}
+    assert {name for name, variant in VARIANTS.items() if not variant.share_cores} == {
+        *before_sharing,
+        "one-python",
+        "no-share",
+    }
+    on_gpu = variant_configs(spec, VARIANTS["no-share"].on_profile("gpu"), provenance)
+    assert on_gpu == variant_configs(spec, VARIANTS["current"].on_profile("gpu"), provenance)
 
 
 def test_counts_of_servers_that_no_longer_run_are_removed(tmp_path):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from clinserve_runtime.process_group import stop_group
-from clinserve_runtime.procfs import processes_with_environment
+from clinserve_runtime.processes import processes_with_environment
 from tests.process_guard import SESSION_VARIABLE, end_leftovers, leftovers
 
 # A "server" that starts a "stub", prints its pid, and exits on SIGTERM without ending it.

@@ -1,4 +1,5 @@
-"""Process trees, memory and Python-backend stubs read from /proc (no server)."""
+"""Process trees, memory and Python-backend stubs (psutil), and the liveness check's own /proc reader
+(no server)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,19 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from clinserve_runtime.procfs import (
+from clinserve_runtime.processes import (
     StubProcess,
-    dead_children,
-    dead_stubs,
+    command_line,
     descendants,
     parse_stub_command,
     python_stubs,
     rss_kib,
     rss_mib,
-    server_pids,
 )
+from clinserve_runtime.procfs import dead_children, dead_stubs, server_pids
 from clinserve_runtime.stub_check import main as stub_check
 
 STUB = "/work/main/.runtime/backends/python/triton_python_backend_stub"
@@ -52,27 +53,47 @@ def stub_argv(model_file: str, instance: str) -> list[str]:
     ]
 
 
-def test_a_server_tree_sums_its_memory_and_lists_its_stubs(tmp_path):
-    proc = tmp_path / "proc"
-    fake_process(proc, 10, 1, ["/opt/tritonserver", "--model-repository=/r"], 40 * 1024, "tritonserver")
-    fake_process(
-        proc, 11, 10, stub_argv("/r/m_tokenizer/1/model.py", "m_tokenizer_0_0"), 50 * 1024, "triton (py) b"
+def start_stub(tmp_path: Path, model: str, model_file: str, instance: str) -> subprocess.Popen[bytes]:
+    """A real child whose command line is a Python-backend stub's (``exec -a`` sets its argv[0])."""
+    script = tmp_path / "r" / model / "1" / model_file
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("import time\ntime.sleep(120)\n")
+    child = subprocess.Popen(
+        ["bash", "-c", 'exec -a "$0" "$@"', STUB, sys.executable, str(script), "shm", instance, "DEFAULT"]
     )
-    fake_process(proc, 12, 10, stub_argv("/r/m_onnx/1/model.onnx", "m_onnx_0_1"), 80 * 1024)
-    fake_process(proc, 13, 11, ["/bin/sleep", "1"], 1024)
-    fake_process(proc, 20, 1, stub_argv("/r/other_tokenizer/1/model.py", "other_tokenizer_0_0"), 999 * 1024)
-
-    assert descendants(10, proc) == [10, 11, 12, 13]
-    assert rss_mib(10, proc) == 171.0
-    assert python_stubs(10, proc) == [
-        StubProcess(pid=12, model="m_onnx", instance="m_onnx_0_1"),
-        StubProcess(pid=11, model="m_tokenizer", instance="m_tokenizer_0_0"),
-    ]
+    deadline = time.monotonic() + 30
+    while command_line(child.pid)[:1] != [STUB] and time.monotonic() < deadline:  # bash has not exec'd yet
+        time.sleep(0.05)
+    return child
 
 
-def test_a_process_that_is_gone_counts_no_memory(tmp_path):
-    assert rss_kib(4242, tmp_path) == 0
-    assert descendants(4242, tmp_path) == [4242]
+def test_the_stubs_below_a_process_are_listed_by_model_and_a_dead_one_is_not(tmp_path):
+    tokenizer = start_stub(tmp_path, "m_tokenizer", "model.py", "m_tokenizer_0_0")
+    onnx = start_stub(tmp_path, "m_onnx", "model.onnx", "m_onnx_0_1")
+    try:
+        assert python_stubs(os.getpid()) == [
+            StubProcess(pid=onnx.pid, model="m_onnx", instance="m_onnx_0_1"),
+            StubProcess(pid=tokenizer.pid, model="m_tokenizer", instance="m_tokenizer_0_0"),
+        ]
+        # What Triton 2.51 leaves after a stub is killed: a zombie child, no longer a live stub.
+        onnx.kill()
+        deadline = time.monotonic() + 30
+        while psutil.Process(onnx.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert onnx.pid in [pid for pid, _ in dead_children(os.getpid())]
+        assert python_stubs(os.getpid()) == [StubProcess(tokenizer.pid, "m_tokenizer", "m_tokenizer_0_0")]
+    finally:
+        for child in (tokenizer, onnx):
+            child.kill()
+            child.wait()
+
+
+def test_a_process_that_is_gone_counts_no_memory():
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert rss_kib(gone.pid) == 0
+    assert descendants(gone.pid) == [gone.pid]
+    assert command_line(gone.pid) == []
 
 
 def test_only_python_backend_stubs_are_parsed():
@@ -113,7 +134,6 @@ def test_a_dead_stub_left_unreaped_fails_the_liveness_check(tmp_path, capsys):
     (proc / "12" / "stat").write_text("12 (true) Z 10 1 1 0 -1\n")  # a dead child that is no stub
     assert dead_children(10, proc) == [(11, "triton_python_b"), (12, "true")]
     assert dead_stubs(10, proc) == [11]
-    assert python_stubs(10, proc) == []
     assert stub_check(["--pid", "10"], proc) == 1
     assert "died (pid 11)" in capsys.readouterr().err
     assert stub_check(["--pid", "99"], proc) == 2
@@ -169,3 +189,13 @@ def test_the_liveness_check_without_a_server_says_so(tmp_path, capsys):
     fake_process(proc, 7, 0, ["/bin/sh"], 1024, "sh")
     assert stub_check([], proc) == 2
     assert "no tritonserver process" in capsys.readouterr().err
+
+
+def test_the_liveness_check_imports_nothing_the_server_image_lacks():
+    # The image installs the project's wheel --no-deps (deploy/docker/Dockerfile): no psutil.
+    code = (
+        "import sys, clinserve_runtime.stub_check\n"
+        "print(sorted(m for m in ('psutil', 'numpy', 'onnxruntime', 'tritonclient') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
