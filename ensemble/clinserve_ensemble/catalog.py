@@ -78,6 +78,11 @@ class ModelSpec:
         return (self.name, self.tokenizer_model, self.onnx_model, self.postprocess_model)
 
     @property
+    def step_models(self) -> tuple[str, str, str]:
+        """The three steps, whose version folders hold one model version together."""
+        return (self.tokenizer_model, self.onnx_model, self.postprocess_model)
+
+    @property
     def is_token_classifier(self) -> bool:
         """True for NER models, whose logits have a sequence axis."""
         return self.task == "token_classification"

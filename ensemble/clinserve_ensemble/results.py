@@ -37,6 +37,8 @@ class ResultContext:
     threshold: float | None
     untrained: bool
     weights: str
+    model_version: int = 1
+    weights_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def _envelope(ctx: ResultContext, mode: Mode) -> dict[str, Any]:
         "model": ctx.model,
         "untrained": ctx.untrained,
         "weights": ctx.weights,
+        "model_version": ctx.model_version,
+        "weights_digest": ctx.weights_digest,
         "mode": mode.name,
     }
 

@@ -10,6 +10,7 @@ wrong or whose logits are not finite gets its own error, and the others their re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from clinserve_ensemble.results import (
     check_consistent,
     probabilities,
 )
+from clinserve_ensemble.version_record import VersionRecord
 from clinserve_preprocess.contract import RESULT_OUTPUT, Step, consumed_by
 from clinserve_preprocess.modes import Mode, default_mode, requested_mode
 from clinserve_preprocess.triton_params import ModelParameters
@@ -33,17 +35,22 @@ class TritonPythonModel:
     """Logits to labels, scores and entity chunks."""
 
     def initialize(self, args: dict[str, str]) -> None:
-        """Read labels, task and weight provenance from the model config."""
+        """Read labels and task from the model config, provenance from the loaded version."""
         params = ModelParameters.from_args(args)
         task = params.text("task")
+        version = int(args["model_version"])
+        # The version's own record, not the config: the config is shared by every version.
+        record = VersionRecord.read(Path(args["model_repository"]) / str(version))
         self.context = ResultContext(
             model=params.text("public_model_name"),
             task=task,
             labels=tuple(params.json("labels")),
             per_sentence=params.flag("per_sentence"),
             threshold=params.number("threshold") if task == "multi_label" else None,
-            untrained=params.flag("untrained"),
-            weights=params.text("weights"),
+            untrained=record.untrained if record else params.flag("untrained"),
+            weights=record.weights if record else params.text("weights"),
+            model_version=version,
+            weights_digest=record.weights_digest if record else None,
         )
         self.token_level = task == "token_classification"
         self.default_mode = default_mode(token_level=self.token_level, per_sentence=self.context.per_sentence)

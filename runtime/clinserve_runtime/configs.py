@@ -190,10 +190,30 @@ class ServingSettings:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where the weights of a model directory came from."""
+    """Where the weights of a model directory came from, and which version serves them.
+
+    Attributes:
+        weights: Where the weights came from (``demo-tiny``, ``huggingface:<name>``, ...).
+        untrained: True for generated demo weights.
+        version: The version the steps serve (their ``version_policy``, ``clinserve_runtime.versions``).
+        digest: ``sha256:<16 hex>`` of the served graph ("" where not known yet).
+    """
 
     weights: str
     untrained: bool
+    version: int = 1
+    digest: str = ""
+
+
+def _served_version(provenance: Provenance) -> dict[str, Any]:
+    """A step's ``version_policy``: exactly the served version is loaded.
+
+    ``specific`` rather than Triton's default ``latest`` so that a rollback is a config switch
+    that keeps the newer version's files in place (docs/import.md, "Versions and rollback");
+    the ensemble's steps keep ``model_version: -1``, the most recent version Triton serves,
+    which is then this one.
+    """
+    return {"version_policy": {"specific": {"versions": [provenance.version]}}}
 
 
 def _params(values: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -260,12 +280,15 @@ def _step_tensor(
     return config
 
 
-def tokenizer_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+def tokenizer_config(
+    spec: ModelSpec, settings: ServingSettings, provenance: Provenance | None = None
+) -> dict[str, Any]:
     """Config of ``<name>_tokenizer`` (Python backend)."""
     batched = settings.python_batching
     return {
         "name": spec.tokenizer_model,
         "backend": "python",
+        **_served_version(provenance or Provenance("", False)),
         "max_batch_size": settings.tokenizer_max_batch_texts if batched else 0,
         "input": [_step_tensor(t, spec, batched=batched) for t in consumed_by(Step.TOKENIZER)],
         "output": [_step_tensor(t, spec, batched=batched) for t in produced_by(Step.TOKENIZER)],
@@ -299,7 +322,9 @@ def _limit_parameters(spec: ModelSpec, settings: ServingSettings) -> dict[str, s
     }
 
 
-def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
+def onnx_config(
+    spec: ModelSpec, settings: ServingSettings, provenance: Provenance | None = None
+) -> dict[str, Any]:
     """Config of ``<name>_onnx`` (ONNX Runtime backend, dynamic batching)."""
     gpu = _is_gpu(settings)
     instances = onnx_instance_count(settings)
@@ -316,6 +341,7 @@ def onnx_config(spec: ModelSpec, settings: ServingSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "name": spec.onnx_model,
         "backend": "onnxruntime",
+        **_served_version(provenance or Provenance("", False)),
         "max_batch_size": onnx_max_batch_size(spec, settings),
         "default_model_filename": "model.onnx",
         "input": [_step_tensor(t, spec, batched=True) for t in consumed_by(Step.ONNX)],
@@ -448,6 +474,7 @@ def postprocess_config(spec: ModelSpec, settings: ServingSettings, provenance: P
     return {
         "name": spec.postprocess_model,
         "backend": "python",
+        **_served_version(provenance),
         "max_batch_size": onnx_max_batch_size(spec, settings) if batched else 0,
         "input": [_step_tensor(t, spec, batched=batched, ragged=True) for t in inputs],
         "output": [_tensor(result.name, result.triton_type, [-1])],
@@ -470,6 +497,8 @@ def _public_parameters(spec: ModelSpec, settings: ServingSettings, provenance: P
         "source_model": spec.source_model,
         "weights": provenance.weights,
         "untrained": _bool(provenance.untrained),
+        "model_version": str(provenance.version),
+        "weights_digest": provenance.digest,
     }
     if spec.threshold is not None:
         values["threshold"] = str(spec.threshold)
@@ -518,8 +547,8 @@ def render_all(spec: ModelSpec, settings: ServingSettings, provenance: Provenanc
     """Triton model name -> ``config.pbtxt`` text, for the four models of one entry."""
     configs = (
         ensemble_config(spec, settings, provenance),
-        tokenizer_config(spec, settings),
-        onnx_config(spec, settings),
+        tokenizer_config(spec, settings, provenance),
+        onnx_config(spec, settings, provenance),
         postprocess_config(spec, settings, provenance),
     )
     return {c["name"]: _to_pbtxt(c) for c in configs}

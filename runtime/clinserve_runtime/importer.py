@@ -2,12 +2,15 @@
 
     python -m clinserve_runtime.importer SOURCE --model NAME [--repository DIR] [--profile fp32|cpu|gpu]
     python -m clinserve_runtime.importer parity --model NAME --source HF_FOLDER [--server-url HOST:PORT]
+    python -m clinserve_runtime.importer rollback --model NAME [--to-version N] [--repository DIR]
 
 SOURCE is a Hugging Face checkpoint folder, a Spark NLP import folder (model.onnx + assets/) or
 a saved Spark NLP annotator (as pretrained() leaves it in ~/cache_pretrained). NAME is a
 catalog entry (its task, labels, casing and length must match the source) or a new name (then
 --task/--cased/--max-tokens say what the source does not). Checks run before anything is
-written; progress goes to stderr, the import record (JSON) to stdout.
+written; progress goes to stderr, the import record (JSON) to stdout. Each import writes a new
+version of the model and keeps the one it replaces; ``rollback`` serves that one again (after
+a server restart: Triton runs with model control mode none).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from clinserve_runtime.importers.profiles import PROFILES
 from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.served import parity_command
 from clinserve_runtime.importers.validation import NewModelOptions
+from clinserve_runtime.versions import VersionError, rollback
 
 DEFAULT_REPOSITORY = Path("model_repository")
 
@@ -85,7 +89,8 @@ def _parity_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clinserve-import parity",
         description="Re-run the parity check of an imported Hugging Face model (in-process and, with"
-        " --server-url, through the served ensemble) and store it as <name>_onnx/parity.json.",
+        " --server-url, through the served ensemble) and store it as"
+        " <name>_onnx/<served version>/parity.json.",
     )
     parser.add_argument("--model", required=True, help="imported model name")
     parser.add_argument("--source", type=Path, required=True, help="the Hugging Face checkpoint it came from")
@@ -96,6 +101,20 @@ def _parity_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rollback_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinserve-import rollback",
+        description="Serve the version an import replaced again (or --to-version N). The configs"
+        " change at once; the server loads them at its next start (model control mode none).",
+    )
+    parser.add_argument("--model", required=True, help="model name")
+    parser.add_argument(
+        "--to-version", type=int, help="serve this version (default: the one before the served one)"
+    )
+    parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    return parser
+
+
 def _print(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -103,6 +122,15 @@ def _print(data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0 ok, 1 failed check, 2 bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["rollback"]:
+        args = _rollback_parser().parse_args(args_list[1:])
+        try:
+            _print(rollback(args.repository, args.model, args.to_version))
+        except VersionError as exc:
+            sys.stderr.write(f"rollback failed: {exc}\n")
+            return 2
+        sys.stderr.write(f"{args.model}: restart the server (or roll out the image) to serve it\n")
+        return 0
     try:
         if args_list[:1] == ["parity"]:
             args = _parity_parser().parse_args(args_list[1:])

@@ -104,7 +104,7 @@ def test_token_classifier_becomes_a_new_model_with_the_same_entity_chunks(import
     assert parity["max_abs_logit_diff"] <= LOGIT_TOLERANCE
     assert parity["decision_agreement"] == 1.0  # identical entity chunks on every text
     assert parity["unit_agreement"] == 1.0
-    assert (repository / "minilm_ner_onnx" / "clinserve-import.json").is_file()
+    assert (repository / "minilm_ner_onnx" / "1" / "clinserve-import.json").is_file()
 
 
 def test_served_sequence_ensemble_agrees_with_pytorch(imported, server, checkpoints):
@@ -121,7 +121,7 @@ def test_served_sequence_ensemble_agrees_with_pytorch(imported, server, checkpoi
     assert served["decision_agreement"] == 1.0
     assert served["max_abs_logit_diff_from_scores"] <= LOGIT_TOLERANCE
     assert report["passed"]
-    assert json.loads((repository / "biomarker_onnx" / "parity.json").read_text())["passed"]
+    assert json.loads((repository / "biomarker_onnx" / "1" / "parity.json").read_text())["passed"]
     (result,) = infer_served(server.grpc_url, "biomarker", [["KRAS G12C."]])[0]
     assert result["untrained"] is False
     assert result["weights"].startswith("huggingface:")

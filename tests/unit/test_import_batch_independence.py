@@ -170,5 +170,5 @@ def test_an_import_whose_graph_depends_on_the_batch_is_refused_with_the_causes(
         c.startswith("batch independence") for c in accepted["checks_failed"]
     )
     assert "check failed, served anyway" in capsys.readouterr().err  # said even with --quiet
-    stored = json.loads((repository / "my_changes_onnx" / "clinserve-import.json").read_text())
+    stored = json.loads((repository / "my_changes_onnx" / "1" / "clinserve-import.json").read_text())
     assert stored["batch_independence"]["passed"] is False

@@ -104,7 +104,7 @@ def test_saved_annotator_imports_into_its_catalog_entry(tmp_path, vocab, binary_
     ensemble = (repository / "biomarker" / "config.pbtxt").read_text(encoding="utf-8")
     assert 'string_value: "false"' in ensemble.split('key: "untrained"')[1].split("}")[0]
     assert (
-        json.loads((repository / "biomarker_onnx" / "clinserve-import.json").read_text())["model"]
+        json.loads((repository / "biomarker_onnx" / "1" / "clinserve-import.json").read_text())["model"]
         == "biomarker"
     )
     assert read_stamp(repository)["imported"]["biomarker"]["weights"] == record["weights"]
@@ -225,7 +225,8 @@ def test_demo_builds_keep_imported_entries_unless_forced(tmp_path, vocab, binary
     repository = tmp_path / "repo"
     build(repository, "tiny")
     run_import(saved_biomarker(tmp_path / "saved", vocab, binary_graph), "biomarker", repository)
-    served = repository / "biomarker_onnx" / "1" / "model.onnx"
+    # The import is version 2; the demo weights it replaced stay as version 1, for a rollback.
+    served = repository / "biomarker_onnx" / "2" / "model.onnx"
 
     assert build(repository, "tiny") is False  # the demo part is up to date
     stamp = json.loads((repository / BUILD_STAMP).read_text())
@@ -238,5 +239,5 @@ def test_demo_builds_keep_imported_entries_unless_forced(tmp_path, vocab, binary
     assert "biomarker" in read_stamp(repository)["imported"]
 
     build(repository, "tiny", force=True)
-    assert served.read_bytes() != binary_graph
+    assert not served.exists() and (repository / "biomarker_onnx" / "1" / "model.onnx").is_file()
     assert "imported" not in read_stamp(repository)

@@ -78,7 +78,15 @@ class _Envelope:
 
     def note(self, result: Result | None) -> None:
         if result is not None and self.fields is None:
-            self.fields = {"model": result.model, "untrained": result.untrained, "weights": result.weights}
+            # During a canary the parts of one document may reach replicas that serve different
+            # versions; the merged result names the first part's (docs/deploy.md, canary).
+            self.fields = {
+                "model": result.model,
+                "untrained": result.untrained,
+                "weights": result.weights,
+                "model_version": result.model_version,
+                "weights_digest": result.weights_digest,
+            }
 
     def build(self, *, truncated: bool, dropped_tokens: int) -> dict[str, Any]:
         if self.fields is None:

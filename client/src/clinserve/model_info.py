@@ -69,6 +69,10 @@ class ModelInfo:
         max_sequences_per_request: Most model sequences (sentences, windows) one request may need.
         max_padded_tokens_per_request: Most token positions (sequences x padded length) one
             request may need.
+        model_version: The version of the weights the server's configs serve (``None`` from a
+            server without versions).
+        weights_digest: ``sha256:`` and 16 hex digits of that version's graph (``None`` from a
+            server without versions).
     """
 
     name: str
@@ -86,6 +90,8 @@ class ModelInfo:
     max_text_chars: int | None = None
     max_sequences_per_request: int | None = None
     max_padded_tokens_per_request: int | None = None
+    model_version: int | None = None
+    weights_digest: str | None = None
 
     @property
     def result_kind(self) -> str:
@@ -158,6 +164,8 @@ class ModelInfo:
             "max_text_chars": self.max_text_chars,
             "max_sequences_per_request": self.max_sequences_per_request,
             "max_padded_tokens_per_request": self.max_padded_tokens_per_request,
+            "model_version": self.model_version,
+            "weights_digest": self.weights_digest,
         }
 
     @classmethod
@@ -229,6 +237,8 @@ class ModelInfo:
             max_text_chars=limit("max_text_chars"),
             max_sequences_per_request=limit("max_sequences_per_request"),
             max_padded_tokens_per_request=limit("max_padded_tokens_per_request"),
+            model_version=limit("model_version"),
+            weights_digest=params.get("weights_digest") or None,
         )
 
 

@@ -65,6 +65,12 @@ class _ResultBase:
         dropped_tokens: How many word-pieces were cut off by truncation.
         mode: How the server segmented the text (``whole``, ``sentences``, ``document``,
             ``windows``; see the model's ``modes``), or ``None`` from a server without modes.
+
+    Every result type also ends with ``model_version`` (the served version of the model's
+    weights, an int) and ``weights_digest`` (``sha256:`` and 16 hex digits of the served
+    graph), both ``None`` from a server that does not say. They are declared on each type,
+    after its own fields, so that they can default to ``None`` (Python 3.9 dataclasses allow
+    no defaulted base field before required ones) and existing constructor calls still work.
     """
 
     model: str
@@ -94,6 +100,8 @@ class ClassificationResult(_ResultBase):
     score: float
     scores: tuple[LabelScore, ...]
     sentence_count: int | None = None
+    model_version: int | None = None
+    weights_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class MultiLabelResult(_ResultBase):
     scores: tuple[LabelScore, ...]
     threshold: float
     sentence_count: int | None = None
+    model_version: int | None = None
+    weights_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,8 @@ class SentenceResult(_ResultBase):
     """Per-sentence classification of one text: one prediction per sentence, in text order."""
 
     sentences: tuple[SentencePrediction, ...]
+    model_version: int | None = None
+    weights_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,8 @@ class EntitiesResult(_ResultBase):
     entities: tuple[Entity, ...]
     sentence_count: int | None = None
     sentence_spans: tuple[tuple[int, int], ...] | None = None
+    model_version: int | None = None
+    weights_digest: str | None = None
 
 
 Result = Union[ClassificationResult, MultiLabelResult, SentenceResult, EntitiesResult]
@@ -224,6 +238,8 @@ def _common(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
         "truncated": _field(doc, "truncated", bool, where),
         "dropped_tokens": _field(doc, "dropped_tokens", int, where),
         "mode": _optional(doc, "mode", str, where),
+        "model_version": _optional(doc, "model_version", int, where),
+        "weights_digest": _optional(doc, "weights_digest", str, where),
     }
 
 

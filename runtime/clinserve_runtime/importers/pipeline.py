@@ -8,7 +8,8 @@ warnings and in the record's ``checks_failed``.
 Everything before :func:`~clinserve_runtime.repository.write_model_entry` happens in a work
 folder; any failure stops there, so the repository is never left with a half-written model.
 The import is then recorded in the repository's build stamp (so ``make repository`` keeps it)
-and in ``<name>_onnx/clinserve-import.json`` next to the served graph.
+and in ``<name>_onnx/<version>/clinserve-import.json`` next to the graph it wrote. An import
+writes a new version of the entry and keeps the one it replaces (``clinserve_runtime.versions``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from clinserve_runtime.importers.source import SourceInfo, detect_kind
 from clinserve_runtime.importers.spark_nlp import read_import_folder, read_saved_annotator
 from clinserve_runtime.importers.validation import NewModelOptions, casing_note, resolve_spec, validate_graph
 from clinserve_runtime.repository import STAMP_IMPORTED, read_stamp, write_model_entry, write_stamp
+from clinserve_runtime.versions import VersionError, plan_import
 
 IMPORT_RECORD = "clinserve-import.json"
 PARITY_REPORT = "parity.json"
@@ -127,6 +129,12 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
     if request.profile == "gpu" and settings.execution_profile != "gpu":
         settings = ServingSettings(**{**settings.__dict__, "execution_profile": "gpu"})
     tokenizer = build_wordpiece_tokenizer(info.vocab, cased=spec.cased)
+    # Before any work: an entry whose served version cannot be kept is refused now.
+    try:
+        version, keep = plan_import(request.repository, spec.name, settings.execution_profile)
+    except VersionError as exc:
+        raise ImportFailure(str(exc)) from exc
+    _check_same_interface(request.repository, spec)
     record: dict[str, Any] = {
         "model": spec.name,
         "source": str(info.path),
@@ -195,20 +203,46 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
         record["weights"] = weights
         record["imported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         record["versions"] = {"onnxruntime": onnxruntime.__version__, **_torch_versions(info.kind)}
-        with progress.step(f"write {spec.name} into {request.repository}"):
-            write_model_entry(
+        with progress.step(f"write {spec.name} version {version} into {request.repository}"):
+            written = write_model_entry(
                 request.repository,
                 spec,
                 tokenizer=tokenizer,
                 onnx_model=served,
-                provenance=Provenance(weights=weights, untrained=False),
+                provenance=Provenance(weights=weights, untrained=False, version=version),
                 settings=settings,
+                keep_versions=keep,
             )
+    record["model_version"] = version
+    record["weights_digest"] = written.weights_digest
+    record["kept_versions"] = list(keep)
     record["seconds"] = round(time.perf_counter() - started, 1)
     record["timings"] = dict(progress.timings)
-    _write_json(request.repository / spec.onnx_model / IMPORT_RECORD, record)
+    _write_json(request.repository / spec.onnx_model / str(version) / IMPORT_RECORD, record)
     _record_in_stamp(request.repository, spec.name, record)
     return record
+
+
+def _check_same_interface(repository: Path, spec: ModelSpec) -> None:
+    """Refuse a new version whose task, labels or limits differ from the served entry's.
+
+    The configs (labels, output shape, length) are shared by every version of an entry, so a
+    kept version must fit the new configs for a rollback to serve it.
+    """
+    from clinserve_runtime.importers.served import served_spec  # served imports this module
+
+    if not (repository / spec.name / "config.pbtxt").is_file():
+        return
+    served = served_spec(repository, spec.name)
+    fields = ("task", "labels", "max_tokens", "per_sentence", "threshold")
+    differ = [f for f in fields if getattr(served, f) != getattr(spec, f)]
+    if differ:
+        shown = "; ".join(f"{f}: served {getattr(served, f)!r}, new {getattr(spec, f)!r}" for f in differ)
+        raise ImportFailure(
+            f"{spec.name} is served with another interface ({shown}); every version of a model"
+            " shares its configs, so the version kept for a rollback would no longer fit: import"
+            f" under a new name, or remove the four {spec.name}* folders first"
+        )
 
 
 def _torch_versions(kind: str) -> dict[str, str]:
@@ -226,6 +260,7 @@ def _record_in_stamp(repository: Path, name: str, record: dict[str, Any]) -> Non
     imported = dict(stamp.get(STAMP_IMPORTED) or {})  # type: ignore[call-overload]
     imported[name] = {
         "weights": record["weights"],
+        "model_version": record["model_version"],
         "source": record["source"],
         "profile": record["profile"],
         "imported_at": record["imported_at"],

@@ -2,7 +2,8 @@
 
 It reads what is *served* (the ensemble's config parameters, the tokenizer step's
 tokenizer.json, the ONNX step's graph), compares it in-process and, given a server URL, through
-the running ensemble, and stores the report as ``<name>_onnx/parity.json``.
+the running ensemble, and stores the report as ``<name>_onnx/<version>/parity.json`` (the
+served version's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from clinserve_runtime.importers.parity import (
 )
 from clinserve_runtime.importers.pipeline import IMPORT_RECORD, PARITY_REPORT, _write_json
 from clinserve_runtime.importers.progress import Progress
+from clinserve_runtime.versions import VersionError, entry_versions
 
 
 def served_spec(repository: Path, name: str) -> ModelSpec:
@@ -67,13 +69,18 @@ def parity_command(
 ) -> dict[str, Any]:
     """Compare the served model with its Hugging Face original; store and return the report."""
     spec = served_spec(repository, name)
-    onnx_dir = repository / spec.onnx_model
+    try:
+        versions = entry_versions(repository, name)
+    except VersionError as exc:
+        raise ImportFailure(str(exc)) from exc
+    version = str(versions.served if versions else 1)
+    onnx_dir = repository / spec.onnx_model / version
     record_path = onnx_dir / IMPORT_RECORD
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
     profile = str(record.get("profile", "fp32"))
     exact = profile == "fp32"
-    graph = onnx_dir / "1" / "model.onnx"
-    tokenizer = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    graph = onnx_dir / "model.onnx"
+    tokenizer = repository / spec.tokenizer_model / version / "tokenizer.json"
     if profile == "gpu" and not server_url:
         raise ImportFailure(
             f"{name} was imported with the gpu profile (fp16 for TensorRT): check it through a GPU"
@@ -81,6 +88,7 @@ def parity_command(
         )
     report: dict[str, Any] = {
         "model": name,
+        "model_version": int(version),
         "profile": profile,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "targets": {

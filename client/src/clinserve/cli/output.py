@@ -47,7 +47,7 @@ RESULT_HEADERS = {
     ResultKind.SENTENCES: ("line", "sentence", "span", "label", "score", "text"),
     ResultKind.ENTITIES: ("line", "entity", "span", "confidence", "text"),
 }
-MODEL_HEADERS = ("model", "task", "labels", "max texts", "weights")
+MODEL_HEADERS = ("model", "task", "labels", "max texts", "version", "weights")
 
 
 def shorten(text: str, width: int = TEXT_COLUMN_WIDTH) -> str:
@@ -146,7 +146,10 @@ def model_rows(models: Sequence[ModelInfo]) -> list[list[str]]:
                 break
             shown = candidate
         weights = info.weights + (" (UNTRAINED)" if info.untrained else "")
-        rows.append([info.name, task, shown, str(info.max_texts_per_request), weights])
+        if info.weights_digest:
+            weights += f" {info.weights_digest}"
+        version = "" if info.model_version is None else str(info.model_version)
+        rows.append([info.name, task, shown, str(info.max_texts_per_request), version, weights])
     return rows
 
 
