@@ -24,6 +24,21 @@ from clinserve_preprocess.contract import SequenceColumn as Col
 from clinserve_preprocess.modes import Combination, Mode
 
 SCHEMA_VERSION = 1
+# Fields of every result, in order (docs/tensor-contract.md, "Fields in every document"; a test
+# checks the table against it). Fields are only ever added within a schema version:
+# ``model_version`` and ``weights_digest`` came with model versions, and a reader of an older
+# server's results finds them absent.
+ENVELOPE_FIELDS = (
+    "schema_version",
+    "model",
+    "untrained",
+    "weights",
+    "model_version",
+    "weights_digest",
+    "mode",
+    "truncated",
+    "dropped_tokens",
+)
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,57 @@ def test_the_client_reads_every_mode_as_the_modes_table_combines_it(catalog):
             if expected is None:
                 expected = ResultKind.MULTI_LABEL if spec.task == "multi_label" else ResultKind.CLASSIFICATION
             assert info.kind_for(mode.name) == expected, (spec.name, mode.name)
+
+
+def result_fields_table() -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("Fields in every document:\n")[1].strip().split("\n\n")[0]
+    return [line.split("|")[1].strip().strip("`") for line in table.splitlines()[2:]]
+
+
+def test_every_result_carries_the_declared_fields_and_the_docs_list_them(uncased_tokenizer):
+    from clinserve_ensemble.results import ENVELOPE_FIELDS, ResultContext, build_results
+    from clinserve_preprocess.modes import modes_for
+    from tests.unit.step_tensors import encode, outputs
+
+    assert result_fields_table() == list(ENVELOPE_FIELDS)
+    ctx = ResultContext(
+        "m",
+        "single_label",
+        ("a", "b"),
+        False,
+        None,
+        untrained=False,
+        weights="huggingface:x",
+        model_version=3,
+        weights_digest="sha256:0123456789abcdef",
+    )
+    mode = modes_for(False)["whole"]
+    batch = encode(uncased_tokenizer, ["one text"], mode, max_tokens=32)
+    (doc,) = build_results(ctx, outputs(batch, [[0.0, 1.0]], token_level=False), mode)
+    assert list(doc)[: len(ENVELOPE_FIELDS) - 2] == list(ENVELOPE_FIELDS[:-2])
+    assert set(ENVELOPE_FIELDS) <= set(doc)
+    assert (doc["model_version"], doc["weights_digest"]) == (3, "sha256:0123456789abcdef")
+
+
+def test_the_client_reads_the_version_fields_and_results_of_servers_without_them():
+    import json
+
+    from clinserve.results import ResultKind, parse_results
+
+    doc = {
+        "schema_version": 1,
+        "model": "m",
+        "untrained": False,
+        "weights": "w",
+        "mode": "whole",
+        "truncated": False,
+        "dropped_tokens": 0,
+        "label": "a",
+        "score": 0.6,
+        "scores": [{"label": "a", "score": 0.6}, {"label": "b", "score": 0.4}],
+    }
+    versioned = {**doc, "model_version": 2, "weights_digest": "sha256:00112233aabbccdd"}
+    old, new = parse_results([json.dumps(doc), json.dumps(versioned)], ResultKind.CLASSIFICATION, model="m")
+    assert (old.model_version, old.weights_digest) == (None, None)
+    assert (new.model_version, new.weights_digest) == (2, "sha256:00112233aabbccdd")
