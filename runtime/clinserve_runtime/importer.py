@@ -81,6 +81,12 @@ def _import_parser() -> argparse.ArgumentParser:
     new.add_argument("--max-tokens", type=int, help="longest sequence, [CLS] and [SEP] included")
     new.add_argument("--per-sentence", action="store_true", help="one prediction per sentence")
     new.add_argument("--threshold", type=float, help="multi-label threshold (default 0.5)")
+    parser.add_argument(
+        "--drop-previous",
+        action="store_true",
+        help="do not keep the version served until now for a rollback (an image, whose rollback is"
+        " the previous image)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -164,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             texts=read_texts(args.texts),
             calibration_texts=read_texts(args.calibration_texts, CALIBRATION_TEXTS),
             accept_failed_checks=args.accept_failed_checks,
+            keep_previous=not args.drop_previous,
         )
         _print(import_model(request, Progress(quiet=args.quiet)))
         return 0

@@ -71,7 +71,7 @@ def _write_config(path: Path, config: model_config_pb2.ModelConfig) -> None:
 
 
 def _numeric_versions(folder: Path) -> set[int]:
-    # Triton ignores a version folder whose name is not a number or starts with 0.
+    # Versions are the numeric folders of Triton's repository layout; nothing else is one.
     return {int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit() and p.name[0] != "0"}
 
 
@@ -157,12 +157,14 @@ def _parameters(config: model_config_pb2.ModelConfig) -> dict[str, str]:
     return {key: value.string_value for key, value in config.parameters.items()}
 
 
-def plan_import(repository: Path, name: str, execution_profile: str) -> tuple[int, tuple[int, ...]]:
+def plan_import(
+    repository: Path, name: str, execution_profile: str, *, keep_previous: bool = True
+) -> tuple[int, tuple[int, ...]]:
     """``(new version, versions to keep)`` for an import of ``name``.
 
     The new version is one above every version present (a number is never reused, so it
-    always names the same weights); the version served now is kept for a rollback, and older
-    ones are dropped (each holds a whole graph).
+    always names the same weights); the version served now is kept for a rollback (unless
+    ``keep_previous`` is False), and older ones are dropped (each holds a whole graph).
 
     Raises:
         VersionError: When the kept version was written for another execution profile: a
@@ -171,6 +173,8 @@ def plan_import(repository: Path, name: str, execution_profile: str) -> tuple[in
     versions = entry_versions(repository, name)
     if versions is None:
         return 1, ()
+    if not keep_previous:
+        return max(versions.present) + 1, ()
     kept = ensure_record(repository, name, versions.served)
     if kept.execution_profile != execution_profile:
         raise VersionError(

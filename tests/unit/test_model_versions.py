@@ -201,6 +201,11 @@ def test_an_import_after_a_rollback_keeps_the_served_version_and_drops_the_rolle
     assert rollback_target(versions) == 1
 
 
+def test_an_import_may_drop_the_previous_version_and_still_numbers_on(two_versions):
+    # An image's repository: the previous image is the rollback, the version number still grows.
+    assert plan_import(two_versions, MODEL, "gpu", keep_previous=False) == (3, ())
+
+
 def test_steps_that_disagree_on_their_versions_are_refused(two_versions, spec):
     shutil.rmtree(two_versions / spec.tokenizer_model / "1")
     with pytest.raises(VersionError, match=r"hold different versions .*treatment_changes_tokenizer: \[2\]"):

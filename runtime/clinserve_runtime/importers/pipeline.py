@@ -65,6 +65,8 @@ class ImportRequest:
         accept_failed_checks: Write the model even when a check (parity, profile agreement,
             batch independence) misses its target (the record and stderr still say why).
         settings: Serving settings; the ``gpu`` profile switches the execution profile.
+        keep_previous: Keep the version served until now beside the new one, for a rollback
+            (``False`` for an image, where the previous image is the rollback).
     """
 
     source: Path
@@ -77,6 +79,7 @@ class ImportRequest:
     calibration_texts: Sequence[str] = CALIBRATION_TEXTS
     accept_failed_checks: bool = False
     settings: ServingSettings = field(default_factory=ServingSettings)
+    keep_previous: bool = True
 
 
 def read_source(path: Path) -> SourceInfo:
@@ -131,7 +134,9 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
     tokenizer = build_wordpiece_tokenizer(info.vocab, cased=spec.cased)
     # Before any work: an entry whose served version cannot be kept is refused now.
     try:
-        version, keep = plan_import(request.repository, spec.name, settings.execution_profile)
+        version, keep = plan_import(
+            request.repository, spec.name, settings.execution_profile, keep_previous=request.keep_previous
+        )
     except VersionError as exc:
         raise ImportFailure(str(exc)) from exc
     _check_same_interface(request.repository, spec)
