@@ -35,6 +35,7 @@ from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.served import served_spec
 from clinserve_runtime.padding_trim import untrim
 from clinserve_runtime.repository import served_graph
+from clinserve_runtime.versions import served_version
 
 
 def quantize_dynamically(fused: Path, target: Path) -> Path:
@@ -56,13 +57,16 @@ def compare(
 ) -> dict[str, Any]:
     """The three graphs' agreement, batch independence and speed (see the module docs)."""
     spec = served_spec(repository, model)
-    tokenizer = repository / spec.tokenizer_model / "1" / "tokenizer.json"
+    version = str(served_version(repository, model))  # the graph an import wrote (docs/import.md)
+    tokenizer = repository / spec.tokenizer_model / version / "tokenizer.json"
     settings = ServingSettings()
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="int8-compare-") as scratch:
         work = Path(scratch)
         plain = work / "fp32.onnx"
-        onnx.save_model(untrim(onnx.load(str(repository / spec.onnx_model / "1" / "model.onnx"))), str(plain))
+        onnx.save_model(
+            untrim(onnx.load(str(repository / spec.onnx_model / version / "model.onnx"))), str(plain)
+        )
         calibration = [model_feeds(c.batch) for c in encode_chunks(tokenizer, spec, CALIBRATION_TEXTS)]
         static, _facts = optimize_cpu(plain, work, progress, calibration)
         dynamic = quantize_dynamically(work / "model.fused.onnx", work / "dynamic.onnx")

@@ -120,6 +120,12 @@ def entry_versions(repository: Path, name: str) -> EntryVersions | None:
     return EntryVersions(model=name, present=tuple(sorted(present)), served=version)
 
 
+def served_version(repository: Path, name: str) -> int:
+    """The version the configs of ``name`` serve (1 where the repository has no such entry)."""
+    versions = entry_versions(repository, name)
+    return versions.served if versions else 1
+
+
 def version_record(repository: Path, name: str, version: int) -> VersionRecord | None:
     """The record of one version (None for a version written before records existed)."""
     try:
