@@ -14,6 +14,7 @@ from clinserve.cli import main as cli
 from clinserve.cli.batch import LineFailed
 from clinserve.cli.inputs import InputError, text_source
 from clinserve.cli.output import (
+    MODEL_HEADERS,
     Progress,
     error_record,
     error_row,
@@ -218,6 +219,17 @@ def test_models_table_marks_untrained_weights_and_counts_hidden_labels():
     [row] = model_rows([info])
     assert row[0] == "ner" and row[-1] == "demo-tiny (UNTRAINED)"
     assert row[2].startswith("B-Label0, B-Label1") and row[2].endswith("more)")
+    assert row[-2] == ""  # a server without versions
+
+
+def test_models_table_shows_the_served_version_and_the_graph_digest():
+    info = ModelInfo(
+        "biomarker", "single_label", ("0", "1"), True, 512, 64, "src", "huggingface:x", False,
+        model_version=2, weights_digest="sha256:0123456789abcdef",
+    )  # fmt: skip
+    [row] = model_rows([info])
+    assert dict(zip(MODEL_HEADERS, row, strict=True))["version"] == "2"
+    assert row[-1] == "huggingface:x sha256:0123456789abcdef"
 
 
 def test_json_lines_keep_non_ascii_text_readable():

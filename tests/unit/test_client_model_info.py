@@ -67,6 +67,18 @@ def test_a_server_that_publishes_no_request_limits_leaves_them_unknown(catalog):
     assert info.max_text_chars is None and info.max_sequences_per_request is None
 
 
+def test_model_info_names_the_served_version_and_is_none_from_a_server_without_versions(catalog):
+    provenance = Provenance("huggingface:x", False, version=3, digest="sha256:0123456789abcdef")
+    config = ensemble_config(catalog["biomarker"], ServingSettings(), provenance)
+    info = ModelInfo.from_config(config)
+    assert (info.model_version, info.weights_digest) == (3, "sha256:0123456789abcdef")
+    assert info.to_dict()["model_version"] == 3
+    for key in ("model_version", "weights_digest"):
+        del config["parameters"][key]
+    older = ModelInfo.from_config(config)
+    assert (older.model_version, older.weights_digest) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("asked", "served", "hint"),
     [

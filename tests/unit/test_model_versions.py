@@ -246,3 +246,16 @@ def test_the_rollback_command_prints_the_switch_and_fails_with_the_versions(two_
     assert "restart the server" in captured.err
     assert main(["rollback", "--model", MODEL, "--repository", str(two_versions)]) == 2
     assert "rollback failed: treatment_changes has no version before" in capsys.readouterr().err
+
+
+def test_demo_weights_are_version_1_and_say_untrained(tmp_path, spec):
+    from clinserve_runtime.build_demo import build
+
+    build(tmp_path, "tiny", models=[MODEL])
+    assert versions_of(tmp_path).present == (1,)
+    record = record_of(tmp_path, spec, 1)
+    assert (record.model_version, record.weights, record.untrained) == (1, "demo-tiny", True)
+    described = params(tmp_path, MODEL)
+    assert (described["untrained"], described["model_version"]) == ("true", "1")
+    with pytest.raises(VersionError, match=r"versions present: 1 \(serving 1\)"):
+        rollback(tmp_path, MODEL)
