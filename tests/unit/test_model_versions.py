@@ -11,6 +11,7 @@ import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf import text_format
@@ -23,6 +24,8 @@ from clinserve_preprocess.vocabulary import build_wordpiece_tokenizer
 from clinserve_runtime.configs import Provenance, ServingSettings
 from clinserve_runtime.demo_bert import DEMO_SIZES, build_bert_classifier
 from clinserve_runtime.importer import main
+from clinserve_runtime.importers import ImportFailure, ImportRequest, NewModelOptions, import_model
+from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.repository import file_digest, write_model_entry
 from clinserve_runtime.versions import (
     EntryVersions,
@@ -259,3 +262,44 @@ def test_demo_weights_are_version_1_and_say_untrained(tmp_path, spec):
     assert (described["untrained"], described["model_version"]) == ("true", "1")
     with pytest.raises(VersionError, match=r"versions present: 1 \(serving 1\)"):
         rollback(tmp_path, MODEL)
+
+
+def test_an_import_that_changes_the_labels_is_refused_unless_it_keeps_nothing(tmp_path, demo_vocab):
+    from tests.fixtures.spark_nlp_layouts import write_import_folder
+
+    vocab = sorted(demo_vocab, key=demo_vocab.__getitem__)[:3000]
+    graph = build_bert_classifier("labels", 2, token_level=False, shape=DEMO_SIZES["tiny"], vocab_size=3000)
+
+    def source(name: str, labels: list[str]) -> Path:
+        folder: Path = tmp_path / name
+        write_import_folder(folder, onnx_bytes=graph.SerializeToString(), vocab=vocab, labels=labels)
+        return folder
+
+    def run(folder: Path, *, keep_previous: bool = True) -> dict[str, Any]:
+        request = ImportRequest(
+            source=folder,
+            model="my_changes",
+            repository=tmp_path / "repo",
+            options=NewModelOptions(cased=False, max_tokens=128),
+            keep_previous=keep_previous,
+        )
+        return import_model(request, Progress(quiet=True))
+
+    run(source("first", ["no_change", "change"]))
+    renamed = source("renamed", ["stay", "switch"])
+    with pytest.raises(ImportFailure) as refused:
+        run(renamed)
+    assert "my_changes is served with another interface (labels: served ('no_change', 'change')," in str(
+        refused.value
+    )
+    assert "import under a new name" in str(refused.value)
+    assert versions_of_model(tmp_path / "repo", "my_changes").present == (1,)
+    record = run(renamed, keep_previous=False)
+    assert (record["model_version"], record["kept_versions"]) == (2, [])
+    assert versions_of_model(tmp_path / "repo", "my_changes").present == (2,)
+
+
+def versions_of_model(repository: Path, name: str) -> EntryVersions:
+    versions = entry_versions(repository, name)
+    assert versions is not None
+    return versions

@@ -139,7 +139,8 @@ def import_model(request: ImportRequest, progress: Progress | None = None) -> di
         )
     except VersionError as exc:
         raise ImportFailure(str(exc)) from exc
-    _check_same_interface(request.repository, spec)
+    if keep:
+        _check_same_interface(request.repository, spec)
     record: dict[str, Any] = {
         "model": spec.name,
         "source": str(info.path),
