@@ -3,6 +3,7 @@
     python -m clinserve_runtime.importer SOURCE --model NAME [--repository DIR] [--profile fp32|cpu|gpu]
     python -m clinserve_runtime.importer parity --model NAME --source HF_FOLDER [--server-url HOST:PORT]
     python -m clinserve_runtime.importer rollback --model NAME [--to-version N] [--repository DIR]
+    python -m clinserve_runtime.importer versions --model NAME [--repository DIR]
 
 SOURCE is a Hugging Face checkpoint folder, a Spark NLP import folder (model.onnx + assets/) or
 a saved Spark NLP annotator (as pretrained() leaves it in ~/cache_pretrained). NAME is a
@@ -29,7 +30,7 @@ from clinserve_runtime.importers.profiles import PROFILES
 from clinserve_runtime.importers.progress import Progress
 from clinserve_runtime.importers.served import parity_command
 from clinserve_runtime.importers.validation import NewModelOptions
-from clinserve_runtime.versions import VersionError, rollback
+from clinserve_runtime.versions import VersionError, describe_versions, rollback
 
 DEFAULT_REPOSITORY = Path("model_repository")
 
@@ -121,6 +122,16 @@ def _rollback_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _versions_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinserve-import versions",
+        description="List the versions of a model on disk, their weights, and which one the configs serve.",
+    )
+    parser.add_argument("--model", required=True, help="model name")
+    parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    return parser
+
+
 def _print(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -128,6 +139,14 @@ def _print(data: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0 ok, 1 failed check, 2 bad input)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["versions"]:
+        args = _versions_parser().parse_args(args_list[1:])
+        try:
+            _print(describe_versions(args.repository, args.model))
+        except VersionError as exc:
+            sys.stderr.write(f"versions: {exc}\n")
+            return 2
+        return 0
     if args_list[:1] == ["rollback"]:
         args = _rollback_parser().parse_args(args_list[1:])
         try:

@@ -14,7 +14,7 @@ a rolling update (Kubernetes; docs/deploy.md).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +297,21 @@ def rollback(repository: Path, name: str, to_version: int | None = None) -> dict
         "takes_effect": "at the next server start (model control mode none): restart it, or roll out"
         " the image",
     }
+
+
+def describe_versions(repository: Path, name: str) -> dict[str, Any]:
+    """Every version of ``name`` on disk with its record, and which one is served."""
+    versions = entry_versions(repository, name)
+    if versions is None:
+        raise VersionError(f"{repository} has no model {name} (no {name}_onnx folder)")
+    listed = []
+    for version in versions.present:
+        record = version_record(repository, name, version)
+        listed.append(
+            {
+                "model_version": version,
+                "served": version == versions.served,
+                **({k: v for k, v in asdict(record).items() if k != "model_version"} if record else {}),
+            }
+        )
+    return {"model": name, "served": versions.served, "versions": listed}

@@ -242,6 +242,18 @@ def test_an_entry_written_before_versions_gets_its_record_from_its_configs(tmp_p
     assert record.weights_digest == file_digest(tmp_path / spec.onnx_model / "1" / "model.onnx")
 
 
+def test_the_versions_command_lists_each_version_with_its_weights(two_versions, capsys):
+    assert main(["versions", "--model", MODEL, "--repository", str(two_versions)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["served"] == 2
+    assert [(v["model_version"], v["served"], v["weights"], v["untrained"]) for v in listed["versions"]] == [
+        (1, False, "demo-tiny", True),
+        (2, True, "huggingface:new-weights", False),
+    ]
+    assert main(["versions", "--model", "biomarker", "--repository", str(two_versions)]) == 2
+    assert "has no model biomarker" in capsys.readouterr().err
+
+
 def test_the_rollback_command_prints_the_switch_and_fails_with_the_versions(two_versions, capsys):
     assert main(["rollback", "--model", MODEL, "--repository", str(two_versions)]) == 0
     captured = capsys.readouterr()
