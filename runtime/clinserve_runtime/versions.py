@@ -87,12 +87,11 @@ def _policy_versions(config: model_config_pb2.ModelConfig, present: set[int]) ->
     return set(sorted(present)[-max(count, 1) :])
 
 
-def entry_versions(repository: Path, name: str) -> EntryVersions | None:
-    """The versions of entry ``name``, or None when the repository has no such entry.
+def present_versions(repository: Path, name: str) -> tuple[int, ...] | None:
+    """The versions whose three step folders exist, ascending; None without such an entry.
 
     Raises:
-        VersionError: When the steps disagree (a version folder missing in one of them, or
-            configs that serve different versions): naming the steps and their versions.
+        VersionError: When a version folder is missing in one of the steps.
     """
     folders = [repository / step for step in step_models(name)]
     if not all(folder.is_dir() for folder in folders):
@@ -107,8 +106,22 @@ def entry_versions(repository: Path, name: str) -> EntryVersions | None:
     present = found[folders[0].name]
     if not present:
         raise VersionError(f"{name} has no version folder in {repository}")
+    return tuple(sorted(present))
+
+
+def entry_versions(repository: Path, name: str) -> EntryVersions | None:
+    """The versions of entry ``name``, or None when the repository has no such entry.
+
+    Raises:
+        VersionError: When the steps disagree (a version folder missing in one of them, or
+            configs that serve different versions): naming the steps and their versions.
+    """
+    present = present_versions(repository, name)
+    if present is None:
+        return None
     served = {
-        folder.name: _policy_versions(_read_config(folder / "config.pbtxt"), present) for folder in folders
+        step: _policy_versions(_read_config(repository / step / "config.pbtxt"), set(present))
+        for step in step_models(name)
     }
     if len({frozenset(v) for v in served.values()}) != 1 or len(next(iter(served.values()))) != 1:
         listed = "; ".join(f"{step}: {sorted(v)}" for step, v in served.items())
@@ -117,7 +130,7 @@ def entry_versions(repository: Path, name: str) -> EntryVersions | None:
             f" set it with: clinserve import rollback --model {name} --to-version N"
         )
     (version,) = next(iter(served.values()))
-    return EntryVersions(model=name, present=tuple(sorted(present)), served=version)
+    return EntryVersions(model=name, present=present, served=version)
 
 
 def served_version(repository: Path, name: str) -> int:
@@ -144,19 +157,22 @@ def ensure_record(repository: Path, name: str, version: int) -> VersionRecord:
     if record is not None:
         return record
     params = _parameters(_read_config(repository / name / "config.pbtxt"))
-    onnx_config = _read_config(repository / f"{name}_onnx" / "config.pbtxt")
-    gpu = any(
-        group.kind == model_config_pb2.ModelInstanceGroup.KIND_GPU for group in onnx_config.instance_group
-    )
     record = VersionRecord(
         model_version=version,
         weights=params.get("weights", "unknown"),
         untrained=params.get("untrained", "false") == "true",
         weights_digest=file_digest(repository / f"{name}_onnx" / str(version) / "model.onnx"),
-        execution_profile="gpu" if gpu else "cpu",
+        execution_profile=configs_profile(repository, name),
     )
     record.write(repository / f"{name}_postprocess" / str(version))
     return record
+
+
+def configs_profile(repository: Path, name: str) -> str:
+    """The execution profile the entry's configs are rendered for (GPU instances: ``gpu``)."""
+    onnx_config = _read_config(repository / f"{name}_onnx" / "config.pbtxt")
+    kinds = {group.kind for group in onnx_config.instance_group}
+    return "gpu" if model_config_pb2.ModelInstanceGroup.KIND_GPU in kinds else "cpu"
 
 
 def _parameters(config: model_config_pb2.ModelConfig) -> dict[str, str]:
@@ -224,22 +240,25 @@ def serve_version(repository: Path, name: str, version: int) -> VersionRecord:
     Raises:
         VersionError: When the version is absent or was written for another execution profile.
     """
-    versions = entry_versions(repository, name)
-    if versions is None:
+    # Only the folders are read here, not the policies: this also repairs configs that a crash
+    # left serving different versions.
+    present = present_versions(repository, name)
+    if present is None:
         raise VersionError(f"{repository} has no model {name}")
-    if version not in versions.present:
-        raise VersionError(f"{name} has no version {version} ({versions.describe()})")
-    current = ensure_record(repository, name, versions.served)
+    if version not in present:
+        listed = ", ".join(str(v) for v in present)
+        raise VersionError(f"{name} has no version {version} (versions present: {listed})")
+    profile = configs_profile(repository, name)
     record = version_record(repository, name, version)
     if record is None:
         raise VersionError(
             f"version {version} of {name} has no {repository / f'{name}_postprocess' / str(version)}"
             "/clinserve-version.json, so which weights it holds is not known; re-import them"
         )
-    if record.execution_profile != current.execution_profile:
+    if record.execution_profile != profile:
         raise VersionError(
             f"version {version} of {name} was written for the {record.execution_profile} execution"
-            f" profile, the configs serve {current.execution_profile}"
+            f" profile, the configs serve {profile}"
         )
     values: dict[str, Any] = {
         "weights": record.weights,
@@ -280,17 +299,28 @@ def _record_in_stamp(repository: Path, name: str, record: VersionRecord) -> None
 
 
 def rollback(repository: Path, name: str, to_version: int | None = None) -> dict[str, Any]:
-    """Serve the version before the served one (or ``to_version``); returns what changed."""
-    versions = entry_versions(repository, name)
-    if versions is None:
+    """Serve the version before the served one (or ``to_version``); returns what changed.
+
+    ``to_version`` also repairs configs that serve different versions (an interrupted switch).
+    """
+    present = present_versions(repository, name)
+    if present is None:
         raise VersionError(f"{repository} has no model {name} (no {name}_onnx folder)")
-    target = rollback_target(versions, to_version)
+    try:
+        versions: EntryVersions | None = entry_versions(repository, name)
+    except VersionError:
+        if to_version is None:
+            raise
+        versions = None
+    target = rollback_target(versions, to_version) if versions else to_version
+    if target is None:  # cannot happen: without readable versions to_version is set
+        raise VersionError(f"{name}: no version to serve")
     record = serve_version(repository, name, target)
     return {
         "model": name,
-        "served_before": versions.served,
+        "served_before": versions.served if versions else None,
         "served": target,
-        "versions_present": list(versions.present),
+        "versions_present": list(present),
         "weights": record.weights,
         "untrained": record.untrained,
         "weights_digest": record.weights_digest,

@@ -215,6 +215,17 @@ def test_steps_that_disagree_on_their_versions_are_refused(two_versions, spec):
         entry_versions(two_versions, MODEL)
 
 
+def test_configs_left_serving_different_versions_are_named_and_repaired_by_to_version(two_versions, spec):
+    path = two_versions / spec.tokenizer_model / "config.pbtxt"
+    path.write_text(path.read_text(encoding="utf-8").replace("versions: 2", "versions: 1"), encoding="utf-8")
+    with pytest.raises(
+        VersionError, match=r"do not serve one version together .*treatment_changes_tokenizer: \[1\]"
+    ):
+        entry_versions(two_versions, MODEL)
+    assert rollback(two_versions, MODEL, to_version=2)["served"] == 2
+    assert served_by_policy(two_versions, spec) == [[2], [2], [2]]
+
+
 def test_a_version_for_another_execution_profile_is_not_kept_or_served(two_versions, spec):
     with pytest.raises(
         VersionError, match="written for the cpu execution profile; this import writes the gpu"
