@@ -3,8 +3,10 @@
 Always: the PrometheusRule against a strict schema, every rule's required parts, the dashboard's
 panels, and every series a panel or rule reads against the series docs/metrics.md documents (or
 the allow-list of external series). When ``promtool`` (Debian package ``prometheus``) is on PATH,
-it parses the rules and every dashboard query too. That the server really exports the series is
-checked against a running server in tests/integration/test_metrics.py.
+it parses the rules and every dashboard query too, and runs the rules' unit tests
+(tests/fixtures/alert_rules_test.yaml: recorded values and firing alerts on Triton-like
+series). That the server really exports the series is checked against a running server in
+tests/integration/test_metrics.py.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tests.observability import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 METRICS_DOC = PROJECT_ROOT / "docs" / "metrics.md"
+RULES_TEST = PROJECT_ROOT / "tests" / "fixtures" / "alert_rules_test.yaml"
 # What the issue asks the dashboard to show, as words its panel titles must contain.
 REQUIRED_PANELS = {
     "throughput in texts/s": ("throughput", "texts/s"),
@@ -177,3 +180,27 @@ def test_promtool_parses_the_rules_and_every_dashboard_query(tmp_path):
             [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
         )
         assert result.returncode == 0, f"promtool check rules {path.name}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.skipif(promtool is None, reason="promtool not installed (Debian package prometheus)")
+def test_rules_compute_and_fire_as_documented_on_triton_like_series(tmp_path):
+    # Two scenarios: callers sending empty texts (input-error alert only); a dead stub, a queue
+    # near its timeout and no ready replica (the other four). Expected values in the fixture.
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_document()["spec"]), encoding="utf-8")
+    shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
+    assert promtool is not None
+    result = subprocess.run(
+        [promtool, "test", "rules", RULES_TEST.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"promtool test rules:\n{result.stdout}{result.stderr}"
+
+
+def test_the_rules_test_covers_every_alert():
+    tests = yaml.safe_load(RULES_TEST.read_text(encoding="utf-8"))["tests"]
+    fired = set(re.findall(r'alertname="(\w+)"', json.dumps(tests).replace('\\"', '"')))
+    assert fired == REQUIRED_ALERTS
