@@ -34,7 +34,7 @@ from clinserve_preprocess.step_metrics import (
     ErrorSource,
     ErrorTally,
     ServerErrorKind,
-    StepMetrics,
+    step_metrics,
 )
 from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError, InputErrorKind
@@ -59,7 +59,7 @@ class TritonPythonModel:
         self.token_level = task == "token_classification"
         self.default_mode = default_mode(token_level=self.token_level, per_sentence=self.context.per_sentence)
         self.input_names = [t.name for t in consumed_by(Step.POSTPROCESS, token_level=self.token_level)]
-        self.metrics = StepMetrics(
+        self.metrics = step_metrics(
             pb_utils, self.context.model, POSTPROCESS_STEP, POSTPROCESS_ERRORS, work=False
         )
 

@@ -244,3 +244,30 @@ def _family(pb_utils: Any, spec: MetricSpec) -> Any:
         MetricKind.HISTOGRAM: pb_utils.MetricFamily.HISTOGRAM,
     }
     return pb_utils.MetricFamily(name=spec.name, description=spec.description, kind=kinds[spec.kind])
+
+
+class NoMetrics:
+    """Stands in for :class:`StepMetrics` where the server refused to create them."""
+
+    def report(self, seconds: float, errors: ErrorTally, work: WorkTally | None = None) -> None:
+        """Report nothing."""
+
+
+def step_metrics(
+    pb_utils: Any,
+    model: str,
+    step: str,
+    errors: Sequence[tuple[ErrorSource, str]],
+    *,
+    work: bool,
+) -> StepMetrics | NoMetrics:
+    """:class:`StepMetrics`, or :class:`NoMetrics` with a logged warning when the server refuses them.
+
+    A step whose metrics cannot be created still serves: metrics are worth less than the model
+    loading. (Triton 2.51 started with ``--allow-metrics=false`` creates them without error.)
+    """
+    try:
+        return StepMetrics(pb_utils, model, step, errors, work=work)
+    except Exception as exc:
+        pb_utils.Logger.log_warn(f"{model} {step}: no clinserve metrics ({type(exc).__name__}: {exc})")
+        return NoMetrics()

@@ -42,8 +42,8 @@ from clinserve_preprocess.step_metrics import (
     ErrorSource,
     ErrorTally,
     ServerErrorKind,
-    StepMetrics,
     WorkTally,
+    step_metrics,
 )
 from clinserve_preprocess.triton_params import ModelParameters
 from clinserve_preprocess.validation import InputError, InputErrorKind, decode_text, validate_text
@@ -178,7 +178,7 @@ class TritonPythonModel:
         self.encoder = TextEncoder.from_file(
             tokenizer_path, params.integer("max_tokens"), buckets=params.json("length_buckets")
         )
-        self.metrics = StepMetrics(pb_utils, self.public_name, TOKENIZER_STEP, TOKENIZER_ERRORS, work=True)
+        self.metrics = step_metrics(pb_utils, self.public_name, TOKENIZER_STEP, TOKENIZER_ERRORS, work=True)
 
     def execute(self, requests: list[Any]) -> list[Any]:
         """Answer every request: the last pass's by returning them, earlier passes' at once."""

@@ -25,9 +25,11 @@ from clinserve_preprocess.step_metrics import (
     TOKENIZER_STEP,
     ErrorSource,
     ErrorTally,
+    NoMetrics,
     ServerErrorKind,
     StepMetrics,
     WorkTally,
+    step_metrics,
 )
 from clinserve_preprocess.validation import InputErrorKind
 
@@ -192,3 +194,24 @@ def test_docs_list_every_series_and_every_error_kind():
     kinds = {k.value for k in InputErrorKind} | {k.value for k in ServerErrorKind}
     for kind in kinds:
         assert f"| `{kind}` |" in text, kind
+
+
+def test_a_server_that_refuses_metrics_still_loads_the_step():
+    warnings: list[str] = []
+
+    class Refusing:
+        class MetricFamily:
+            COUNTER = HISTOGRAM = "x"
+
+            def __init__(self, **kwargs: Any) -> None:
+                raise RuntimeError("metrics are disabled")
+
+        class Logger:
+            @staticmethod
+            def log_warn(message: str) -> None:
+                warnings.append(message)
+
+    metrics = step_metrics(Refusing, "m", TOKENIZER_STEP, TOKENIZER_ERRORS, work=True)
+    assert isinstance(metrics, NoMetrics)
+    metrics.report(0.1, ErrorTally(), WorkTally(texts=1))
+    assert warnings == ["m tokenizer: no clinserve metrics (RuntimeError: metrics are disabled)"]
