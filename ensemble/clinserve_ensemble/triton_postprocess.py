@@ -106,6 +106,15 @@ class TritonPythonModel:
         self._report(time.perf_counter() - started, errors)
         return responses
 
+    def finalize(self) -> None:
+        """Report the counts not reported yet: the model is being unloaded."""
+        try:
+            self.metrics.flush()
+        except Exception as exc:
+            pb_utils.Logger.log_error(
+                f"{self.context.model}: metrics not reported ({type(exc).__name__}: {exc})"
+            )
+
     def _report(self, seconds: float, errors: ErrorTally) -> None:
         # Metrics must never cost a request its answer: a failed report is logged, not raised.
         try:

@@ -4,10 +4,15 @@ The tokenizer and the post-processor report through the Python backend's custom 
 (``pb_utils.MetricFamily``; Triton 2.51's stub offers counters, gauges and histograms). Every
 update of a metric is a message from the stub process to the Triton process, and one
 ``execute()`` serves many requests of many texts: a step therefore adds the figures of a whole
-execution up in a :class:`WorkTally` and an :class:`ErrorTally` and reports each figure once, at
-the end of ``execute()``, skipping the ones that stayed 0. Every label set is created when the
-model loads, so each series exists (at 0) from the start: ratios and joins in PromQL never miss
-a series that simply has not happened yet.
+execution up in a :class:`WorkTally` and an :class:`ErrorTally`. At the end of ``execute()`` it
+observes the execution's duration (one message) and adds the tallies to those not yet reported;
+the counters go out, one message per figure that is not 0, at most once per
+``REPORT_INTERVAL_S`` (and when the model is unloaded). Counters therefore lag by at most that
+much traffic, and the last interval before a step goes idle is reported with its next
+execution. Metric calls must stay on the thread that runs ``execute()``: an update sent from
+another thread of the stub crashed Triton 2.51 (docs/metrics.md). Every label set is created
+when the model loads, so each series exists (at 0) from the start: ratios and joins in PromQL
+never miss a series that simply has not happened yet.
 
 This module does not import ``triton_python_backend_utils`` (the step passes it in), so that
 its bookkeeping runs in unit tests without a server.
@@ -15,8 +20,9 @@ its bookkeeping runs in unit tests without a server.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -126,6 +132,10 @@ DURATION_BUCKETS: tuple[float, ...] = (
     2.5,
 )
 
+# Longest time counters wait between two reports (seconds): under load it turns one message per
+# figure per execution into one per figure per second (docs/metrics.md, "What the metrics cost").
+REPORT_INTERVAL_S = 1.0
+
 TOKENIZER_STEP = "tokenizer"
 POSTPROCESS_STEP = "postprocess"
 # The kinds each step can report (every label set is created at load time).
@@ -151,6 +161,11 @@ class WorkTally:
     padding_tokens: int = 0
     truncated_texts: int = 0
     dropped_pieces: int = 0
+
+    def merge(self, other: WorkTally) -> None:
+        """Add ``other``'s figures to these."""
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add(self, texts: int, encoded: EncodedBatch) -> None:
         """Count one answered request: ``texts`` texts encoded as ``encoded``."""
@@ -187,6 +202,8 @@ class StepMetrics:
         errors: Sequence[tuple[ErrorSource, str]],
         *,
         work: bool,
+        interval_s: float = REPORT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create the families and every label set.
 
@@ -196,7 +213,14 @@ class StepMetrics:
             step: ``tokenizer`` or ``postprocess``.
             errors: The (source, kind) pairs this step reports.
             work: Whether this step reports the texts, sequences and tokens (the tokenizer).
+            interval_s: Longest wait between two reports of the counters.
+            clock: Seconds, monotonic (tests pass their own).
         """
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last_report = -float("inf")  # the first execution reports at once
+        self._pending_work = WorkTally()
+        self._pending_errors = ErrorTally()
         specs = (ERRORS, DURATION, TEXTS, SEQUENCES, TOKENS, TRUNCATED_TEXTS, DROPPED_PIECES)
         families = {spec.name: _family(pb_utils, spec) for spec in (specs if work else specs[:2])}
         self._model = model
@@ -225,17 +249,27 @@ class StepMetrics:
         return self._error_family.Metric(labels=labels)
 
     def report(self, seconds: float, errors: ErrorTally, work: WorkTally | None = None) -> None:
-        """Report one execution: one message per figure that is not 0."""
+        """Record one execution: its duration now, its counts with the next report of the counters."""
         self._duration.observe(seconds)
+        self._pending_errors.counts.update(errors.counts)
+        if work is not None:
+            self._pending_work.merge(work)
+        if self._clock() - self._last_report >= self._interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send every count not reported yet: one message per figure that is not 0."""
+        self._last_report = self._clock()
+        errors, self._pending_errors = self._pending_errors, ErrorTally()
+        work, self._pending_work = self._pending_work, WorkTally()
         for key, count in errors.counts.items():
             if key not in self._errors:  # a kind not declared up front still gets counted
                 self._errors[key] = self._error_metric(key)
             self._errors[key].increment(count)
-        if work is not None and self._work:
-            for name, metric in self._work.items():
-                value = getattr(work, name)
-                if value:
-                    metric.increment(value)
+        for name, metric in self._work.items():
+            value = getattr(work, name)
+            if value:
+                metric.increment(value)
 
 
 def _family(pb_utils: Any, spec: MetricSpec) -> Any:
@@ -251,6 +285,9 @@ class NoMetrics:
 
     def report(self, seconds: float, errors: ErrorTally, work: WorkTally | None = None) -> None:
         """Report nothing."""
+
+    def flush(self) -> None:
+        """Send nothing."""
 
 
 def step_metrics(

@@ -5,6 +5,7 @@ the test repository. Both tokenizer stubs are killed; every request then fails w
 process ... is not healthy", counted by Triton as a failure of the tokenizer step with
 ``reason="BACKEND"``, while the step's own error counters stay still (docs/metrics.md, "How
 Triton counts failures"). Before the kill, a refused request moves no BACKEND counter.
+(That a live stub counts its refusals exactly is tests/integration/test_metrics.py's job.)
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ def test_a_dead_tokenizer_stub_counts_backend_failures_and_no_step_errors(server
             infer(client, MODEL, ["fine", ""])  # refused by a live stub
         refused = scrape(server.metrics_url)
         assert delta(before, refused, "nv_inference_request_failure", model=TOKENIZER, reason="BACKEND") == 0
-        assert delta(before, refused, "clinserve_errors_total", model=MODEL, kind="empty_text") == 1
 
         victims = [stub.pid for stub in python_stubs(server.pid) if stub.model == TOKENIZER]
         assert victims, "no tokenizer stub found under the server"
@@ -73,5 +73,6 @@ def test_a_dead_tokenizer_stub_counts_backend_failures_and_no_step_errors(server
     assert (
         delta(refused, after, "nv_inference_request_failure", model=TOKENIZER, reason="BACKEND") == DEAD_CALLS
     )
+    # The dead stubs report nothing more (what they held dies with them).
     assert delta(refused, after, "clinserve_errors_total", model=MODEL) == 0
     assert delta(refused, after, "clinserve_texts_total", model=MODEL) == 0

@@ -215,3 +215,49 @@ def test_a_server_that_refuses_metrics_still_loads_the_step():
     assert isinstance(metrics, NoMetrics)
     metrics.report(0.1, ErrorTally(), WorkTally(texts=1))
     assert warnings == ["m tokenizer: no clinserve metrics (RuntimeError: metrics are disabled)"]
+
+
+def test_counters_wait_for_the_interval_and_go_out_summed():
+    utils = FakeUtils()
+    now = [100.0]
+    metrics = StepMetrics(
+        utils, "m", TOKENIZER_STEP, TOKENIZER_ERRORS, work=True, interval_s=1.0, clock=lambda: now[0]
+    )
+    errors = ErrorTally()
+    errors.add(ErrorSource.INPUT, InputErrorKind.EMPTY_TEXT.value)
+    metrics.report(0.002, ErrorTally(), WorkTally(texts=2, sequences=2, real_tokens=20, padding_tokens=4))
+    utils.calls.clear()
+    for _ in range(3):  # within the interval: only each execution's duration goes out
+        now[0] += 0.25
+        metrics.report(0.003, errors, WorkTally(texts=1, sequences=1, real_tokens=10, padding_tokens=6))
+    assert [c[0] for c in utils.calls] == ["observe"] * 3
+    utils.calls.clear()
+    now[0] += 0.25  # one second since the last report: everything pending, summed
+    metrics.report(0.004, ErrorTally(), WorkTally(texts=1, sequences=1, real_tokens=10, padding_tokens=6))
+    sent = [(c[0], c[1][0], dict(c[1][1]).get("kind"), c[2]) for c in utils.calls]
+    assert sent == [
+        ("observe", DURATION.name, None, 0.004),
+        ("increment", ERRORS.name, "empty_text", 3),
+        ("increment", "clinserve_texts_total", None, 4),
+        ("increment", "clinserve_sequences_total", None, 4),
+        ("increment", "clinserve_tokens_total", "real", 40),
+        ("increment", "clinserve_tokens_total", "padding", 24),
+    ]
+
+
+def test_flush_sends_what_is_pending_once():
+    utils = FakeUtils()
+    now = [0.0]
+    metrics = StepMetrics(
+        utils, "m", POSTPROCESS_STEP, POSTPROCESS_ERRORS, work=False, interval_s=1.0, clock=lambda: now[0]
+    )
+    metrics.report(0.001, ErrorTally())  # the first execution reports at once (nothing to count)
+    errors = ErrorTally()
+    errors.add(ErrorSource.SERVER, ServerErrorKind.NONFINITE_LOGITS.value)
+    metrics.report(0.001, errors)
+    utils.calls.clear()
+    metrics.flush()  # the model is unloaded
+    metrics.flush()
+    assert [(c[0], dict(c[1][1])["kind"], c[2]) for c in utils.calls] == [
+        ("increment", "nonfinite_logits", 1)
+    ]
