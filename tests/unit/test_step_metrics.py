@@ -21,6 +21,7 @@ from clinserve_preprocess.step_metrics import (
     METRICS,
     POSTPROCESS_ERRORS,
     POSTPROCESS_STEP,
+    REPORT_INTERVAL_S,
     TOKENIZER_ERRORS,
     TOKENIZER_STEP,
     ErrorSource,
@@ -261,3 +262,9 @@ def test_flush_sends_what_is_pending_once():
     assert [(c[0], dict(c[1][1])["kind"], c[2]) for c in utils.calls] == [
         ("increment", "nonfinite_logits", 1)
     ]
+
+
+def test_docs_quote_the_report_interval():
+    text = " ".join(METRICS_DOC.read_text(encoding="utf-8").split())
+    assert REPORT_INTERVAL_S == 1.0, "docs/metrics.md says once per second: update it with the constant"
+    assert "at most once per second per step instance" in text
