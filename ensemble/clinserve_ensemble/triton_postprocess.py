@@ -5,8 +5,8 @@ It turns logits (plus the tokenizer's bookkeeping tensors) into one JSON ``RESUL
 One execution serves every request Triton's dynamic batcher handed over: a sequence
 classifier's scores for all of them come from one activation call; a request whose tensors are
 wrong or whose logits are not finite gets its own error, and the others their results. Its
-errors and duration are reported to Triton's ``/metrics`` once per execution
-(``clinserve_preprocess.step_metrics``, docs/metrics.md).
+errors and duration go to ``clinserve_preprocess.step_metrics`` once per execution, which sends
+them to Triton's ``/metrics`` (the error counts at most once a second; docs/metrics.md).
 """
 
 from __future__ import annotations

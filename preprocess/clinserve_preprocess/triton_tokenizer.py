@@ -11,8 +11,9 @@ model sequences and padded (``clinserve_preprocess.merging`` groups lengths so t
 reach the ONNX step together). When an execution takes more than one pass, the answers of each
 pass but the last go out through their requests' response senders as soon as the pass is done,
 so a short request never waits for a long document beside it; an error stays with its own
-request. Each execution's texts, sequences, tokens, errors and duration are reported to Triton's
-``/metrics`` once, at its end (``clinserve_preprocess.step_metrics``, docs/metrics.md).
+request. Each execution's texts, sequences, tokens and errors are added up and handed, with its
+duration, to ``clinserve_preprocess.step_metrics`` at its end, which sends them to Triton's
+``/metrics`` (the counters at most once a second; docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Replies:
     Responses are returned from ``execute`` (one message back to Triton for all of them), except
     while ``early`` is set: then each goes out at once through its request's response sender
     (one message each), so that it does not wait for the passes still to come. What the answers
-    carried is added to ``work`` and ``errors`` (reported once per execution).
+    carried is added to ``work`` and ``errors`` (handed to the metrics once per execution).
     """
 
     def __init__(self, requests: Sequence[Any], model: str) -> None:
