@@ -4,12 +4,15 @@ Each ``<model>_postprocess/1/model.py`` re-exports :class:`TritonPythonModel` fr
 It turns logits (plus the tokenizer's bookkeeping tensors) into one JSON ``RESULT`` per text.
 One execution serves every request Triton's dynamic batcher handed over: a sequence
 classifier's scores for all of them come from one activation call; a request whose tensors are
-wrong or whose logits are not finite gets its own error, and the others their results.
+wrong or whose logits are not finite gets its own error, and the others their results. Its
+errors and duration go to ``clinserve_preprocess.step_metrics`` once per execution, which sends
+them to Triton's ``/metrics`` (the error counts at most once a second; docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,16 @@ from clinserve_ensemble.results import (
 from clinserve_ensemble.version_record import VersionRecord
 from clinserve_preprocess.contract import RESULT_OUTPUT, Step, consumed_by
 from clinserve_preprocess.modes import Mode, default_mode, requested_mode
+from clinserve_preprocess.step_metrics import (
+    POSTPROCESS_ERRORS,
+    POSTPROCESS_STEP,
+    ErrorSource,
+    ErrorTally,
+    ServerErrorKind,
+    step_metrics,
+)
 from clinserve_preprocess.triton_params import ModelParameters
-from clinserve_preprocess.validation import InputError
+from clinserve_preprocess.validation import InputError, InputErrorKind
 
 
 class TritonPythonModel:
@@ -55,9 +66,14 @@ class TritonPythonModel:
         self.token_level = task == "token_classification"
         self.default_mode = default_mode(token_level=self.token_level, per_sentence=self.context.per_sentence)
         self.input_names = [t.name for t in consumed_by(Step.POSTPROCESS, token_level=self.token_level)]
+        self.metrics = step_metrics(
+            pb_utils, self.context.model, POSTPROCESS_STEP, POSTPROCESS_ERRORS, work=False
+        )
 
     def execute(self, requests: list[Any]) -> list[Any]:
         """Build results for every request; a failure stays with its own request."""
+        started = time.perf_counter()
+        errors = ErrorTally()
         responses: list[Any] = [None] * len(requests)
         accepted: list[tuple[int, Mode, SequenceOutputs]] = []
         for position, request in enumerate(requests):
@@ -68,12 +84,15 @@ class TritonPythonModel:
                 outputs = self._outputs(request)
                 check_consistent(self.context, outputs)
             except InputError as exc:
+                errors.add(ErrorSource.INPUT, exc.kind.value)
                 responses[position] = _error(str(exc), pb_utils.TritonError.INVALID_ARG)
                 continue
             except (ValueError, IndexError, KeyError, TypeError) as exc:
+                errors.add(ErrorSource.INPUT, InputErrorKind.INCONSISTENT_TENSORS.value)
                 responses[position] = self._inconsistent(exc)
                 continue
             if not np.isfinite(outputs.logits).all():
+                errors.add(ErrorSource.SERVER, ServerErrorKind.NONFINITE_LOGITS.value)
                 message = f"{self.context.model}: the model returned NaN or infinite logits"
                 responses[position] = _error(message, pb_utils.TritonError.INTERNAL)
                 continue
@@ -82,6 +101,7 @@ class TritonPythonModel:
             try:
                 results = build_results(self.context, outputs, mode, probs)
             except (ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                errors.add(ErrorSource.INPUT, InputErrorKind.INCONSISTENT_TENSORS.value)
                 responses[position] = self._inconsistent(exc)
                 continue
             encoded = np.array(
@@ -90,7 +110,26 @@ class TritonPythonModel:
             responses[position] = pb_utils.InferenceResponse(
                 output_tensors=[pb_utils.Tensor(RESULT_OUTPUT, encoded)]
             )
+        self._report(time.perf_counter() - started, errors)
         return responses
+
+    def finalize(self) -> None:
+        """Report the counts not reported yet: the model is being unloaded."""
+        try:
+            self.metrics.flush()
+        except Exception as exc:
+            pb_utils.Logger.log_error(
+                f"{self.context.model}: metrics not reported ({type(exc).__name__}: {exc})"
+            )
+
+    def _report(self, seconds: float, errors: ErrorTally) -> None:
+        # Metrics must never cost a request its answer: a failed report is logged, not raised.
+        try:
+            self.metrics.report(seconds, errors)
+        except Exception as exc:
+            pb_utils.Logger.log_error(
+                f"{self.context.model}: metrics not reported ({type(exc).__name__}: {exc})"
+            )
 
     def _outputs(self, request: Any) -> SequenceOutputs:
         arrays: dict[str, Any] = {}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from clinserve_preprocess.encoding import SequencePlan, Span, TextEncoder, TextPieces, padded_positions
 from clinserve_preprocess.modes import Mode
-from clinserve_preprocess.validation import InputError
+from clinserve_preprocess.validation import InputError, InputErrorKind
 
 # Runs of letters and digits. BERT's normaliser keeps them (it drops control and format
 # characters only) and its pre-tokeniser never joins two runs, so each becomes one word-piece at
@@ -62,7 +62,8 @@ class RequestLimits:
         if count > self.max_texts:
             raise InputError(
                 f"TEXT holds {count} texts; {model} takes at most {self.max_texts} per request"
-                " (the client library splits longer lists)"
+                " (the client library splits longer lists)",
+                InputErrorKind.TOO_MANY_TEXTS,
             )
 
     def check_chars(self, lengths: Sequence[int]) -> None:
@@ -72,13 +73,15 @@ class RequestLimits:
                 raise InputError(
                     f"TEXT[{index}] has {length:,} characters, more than the {self.max_text_chars:,}"
                     " one text may have: split the document (the client library does;"
-                    " docs/long-documents.md)"
+                    " docs/long-documents.md)",
+                    InputErrorKind.TOO_MANY_CHARS,
                 )
         total = sum(lengths)
         if total > self.max_request_chars:
             raise InputError(
                 f"the request's texts have {total:,} characters together, more than the"
-                f" {self.max_request_chars:,} one request may have: send fewer texts per request"
+                f" {self.max_request_chars:,} one request may have: send fewer texts per request",
+                InputErrorKind.TOO_MANY_CHARS,
             )
 
     def check_word_bound(self, texts: Sequence[str], mode: str) -> None:
@@ -88,7 +91,8 @@ class RequestLimits:
             raise InputError(
                 f"in mode {mode!r} the request needs at least {words:,} token positions (one per"
                 f" word), more than the {self.max_positions:,} one request may use: send fewer or"
-                " shorter texts (docs/long-documents.md)"
+                " shorter texts (docs/long-documents.md)",
+                InputErrorKind.TOO_MANY_TOKENS,
             )
 
     def check_sentence_count(self, sentences: int, mode: str) -> None:
@@ -97,7 +101,8 @@ class RequestLimits:
             raise InputError(
                 f"in mode {mode!r} the request needs at least {sentences:,} model sequences (one per"
                 f" sentence), more than the {self.max_sequences:,} one request may use: send fewer or"
-                " shorter texts (docs/long-documents.md)"
+                " shorter texts (docs/long-documents.md)",
+                InputErrorKind.TOO_MANY_SEQUENCES,
             )
 
     def check_sequences(self, sequences: int, length: int, mode: str) -> None:
@@ -107,13 +112,15 @@ class RequestLimits:
             raise InputError(
                 f"in mode {mode!r} the request needs {sequences:,} model sequences, more than the"
                 f" {self.max_sequences:,} one request may use: send fewer or shorter texts"
-                " (docs/long-documents.md)"
+                " (docs/long-documents.md)",
+                InputErrorKind.TOO_MANY_SEQUENCES,
             )
         if positions > self.max_positions:
             raise InputError(
                 f"in mode {mode!r} the request needs {positions:,} token positions ({sequences:,}"
                 f" model sequences of {length} tokens), more than the {self.max_positions:,} one"
-                " request may use: send fewer or shorter texts (docs/long-documents.md)"
+                " request may use: send fewer or shorter texts (docs/long-documents.md)",
+                InputErrorKind.TOO_MANY_TOKENS,
             )
 
 

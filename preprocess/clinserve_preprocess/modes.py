@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from clinserve_preprocess.validation import InputError
+from clinserve_preprocess.validation import InputError, InputErrorKind
 
 MODE_PARAMETER = "mode"
 
@@ -142,6 +142,7 @@ def requested_mode(parameters_json: str, *, token_level: bool, default: str) -> 
     if not isinstance(name, str) or name not in allowed:
         raise InputError(
             f"request parameter mode={name!r} is not offered by this model; choose one of"
-            f" {', '.join(sorted(allowed))}"
+            f" {', '.join(sorted(allowed))}",
+            InputErrorKind.UNKNOWN_MODE,
         )
     return allowed[name]

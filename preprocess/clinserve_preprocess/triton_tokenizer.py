@@ -11,12 +11,15 @@ model sequences and padded (``clinserve_preprocess.merging`` groups lengths so t
 reach the ONNX step together). When an execution takes more than one pass, the answers of each
 pass but the last go out through their requests' response senders as soon as the pass is done,
 so a short request never waits for a long document beside it; an error stays with its own
-request.
+request. Each execution's texts, sequences, tokens and errors are added up and handed, with its
+duration, to ``clinserve_preprocess.step_metrics`` at its end, which sends them to Triton's
+``/metrics`` (the counters at most once a second; docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +37,17 @@ from clinserve_preprocess.encoding import (
 from clinserve_preprocess.limits import RequestLimits, plan_within_limits, segment_within_limits
 from clinserve_preprocess.merging import passes, shared_lengths
 from clinserve_preprocess.modes import Mode, default_mode, requested_mode
+from clinserve_preprocess.step_metrics import (
+    TOKENIZER_ERRORS,
+    TOKENIZER_STEP,
+    ErrorSource,
+    ErrorTally,
+    ServerErrorKind,
+    WorkTally,
+    step_metrics,
+)
 from clinserve_preprocess.triton_params import ModelParameters
-from clinserve_preprocess.validation import InputError, decode_text, validate_text
+from clinserve_preprocess.validation import InputError, InputErrorKind, decode_text, validate_text
 
 OUTPUT_NAMES = tuple(t.name for t in produced_by(Step.TOKENIZER))
 # Built only when a request asks for them (token classifiers' ensembles do).
@@ -58,24 +70,37 @@ class Replies:
 
     Responses are returned from ``execute`` (one message back to Triton for all of them), except
     while ``early`` is set: then each goes out at once through its request's response sender
-    (one message each), so that it does not wait for the passes still to come.
+    (one message each), so that it does not wait for the passes still to come. What the answers
+    carried is added to ``work`` and ``errors`` (handed to the metrics once per execution).
     """
 
     def __init__(self, requests: Sequence[Any], model: str) -> None:
         self.requests = requests
         self.model = model
         self.early = False
+        self.work = WorkTally()
+        self.errors = ErrorTally()
         self._sent = [False] * len(requests)
         self._held: list[Any] = [None] * len(requests)
 
+    def answered(self, position: int) -> bool:
+        """Whether request ``position`` has its response already."""
+        return self._sent[position] or self._held[position] is not None
+
     def answer(self, position: int, response: Any) -> None:
         """The response of request ``position`` (the first one given wins)."""
-        if self._sent[position] or self._held[position] is not None:
+        if self.answered(position):
             return
         if self.early:
             self._send(position, response)
         else:
             self._held[position] = response
+
+    def encoded(self, position: int, texts: int, encoded: EncodedBatch, response: Any) -> None:
+        """Answer request ``position`` with its ``texts`` texts encoded as ``encoded``."""
+        if not self.answered(position):
+            self.work.add(texts, encoded)
+        self.answer(position, response)
 
     def send_held(self) -> None:
         """Send every response held so far (before a pass that the others need not wait for)."""
@@ -89,16 +114,28 @@ class Replies:
         sender = self.requests[position].get_response_sender()
         sender.send(response, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
 
-    def fail(self, position: int, message: str, code: Any) -> None:
-        """Answer request ``position`` with an error."""
+    def fail(self, position: int, message: str, code: Any, source: ErrorSource, kind: str) -> None:
+        """Answer request ``position`` with an error (counted as ``source``/``kind``)."""
+        if not self.answered(position):
+            self.errors.add(source, kind)
         error = pb_utils.TritonError(message, code)
         self.answer(position, pb_utils.InferenceResponse(output_tensors=[], error=error))
+
+    def refuse(self, position: int, exc: InputError) -> None:
+        """Answer request ``position`` with the caller's input error."""
+        self.fail(position, str(exc), pb_utils.TritonError.INVALID_ARG, ErrorSource.INPUT, exc.kind.value)
 
     def internal(self, position: int, exc: BaseException) -> None:
         """Answer with an internal error; the type only, since a message could quote the text."""
         message = f"{self.model}: tokenization failed ({type(exc).__name__})"
         pb_utils.Logger.log_error(message)
-        self.fail(position, message, pb_utils.TritonError.INTERNAL)
+        self.fail(
+            position,
+            message,
+            pb_utils.TritonError.INTERNAL,
+            ErrorSource.SERVER,
+            ServerErrorKind.INTERNAL.value,
+        )
 
     def returned(self) -> list[Any]:
         """What ``execute`` returns: the held responses, ``None`` for those already sent.
@@ -142,9 +179,11 @@ class TritonPythonModel:
         self.encoder = TextEncoder.from_file(
             tokenizer_path, params.integer("max_tokens"), buckets=params.json("length_buckets")
         )
+        self.metrics = step_metrics(pb_utils, self.public_name, TOKENIZER_STEP, TOKENIZER_ERRORS, work=True)
 
     def execute(self, requests: list[Any]) -> list[Any]:
         """Answer every request: the last pass's by returning them, earlier passes' at once."""
+        started = time.perf_counter()
         replies = Replies(requests, self.model_name)
         try:
             prepared = []
@@ -152,7 +191,7 @@ class TritonPythonModel:
                 try:
                     prepared.append(self._prepare(position, request))
                 except InputError as exc:
-                    replies.fail(position, str(exc), pb_utils.TritonError.INVALID_ARG)
+                    replies.refuse(position, exc)
                 except Exception as exc:  # a bug fails its request, not the stub or the others
                     replies.internal(position, exc)
             groups = passes(prepared, lambda p: p.chars, self.max_chars_per_pass)
@@ -166,20 +205,43 @@ class TritonPythonModel:
         except Exception as exc:  # a bug outside any one request: the unanswered get an error below
             pb_utils.Logger.log_error(f"{self.model_name}: tokenization stopped ({type(exc).__name__})")
         replies.early = False
-        return replies.returned()
+        returned = replies.returned()
+        self._report(time.perf_counter() - started, replies)
+        return returned
+
+    def finalize(self) -> None:
+        """Report the counts not reported yet: the model is being unloaded."""
+        try:
+            self.metrics.flush()
+        except Exception as exc:
+            pb_utils.Logger.log_error(
+                f"{self.model_name}: metrics not reported ({type(exc).__name__}: {exc})"
+            )
+
+    def _report(self, seconds: float, replies: Replies) -> None:
+        # Metrics must never cost a request its answer: a failed report is logged, not raised.
+        try:
+            self.metrics.report(seconds, replies.errors, replies.work)
+        except Exception as exc:
+            pb_utils.Logger.log_error(
+                f"{self.model_name}: metrics not reported ({type(exc).__name__}: {exc})"
+            )
 
     def _prepare(self, position: int, request: Any) -> PreparedRequest:
         tensor = pb_utils.get_input_tensor_by_name(request, TEXT_INPUT)
         if tensor is None:
-            raise InputError(f"the request has no {TEXT_INPUT} input")
+            raise InputError(f"the request has no {TEXT_INPUT} input", InputErrorKind.BAD_TENSOR)
         raw = tensor.as_numpy()
         # [N, 1] when the step batches (the ensemble reshapes the public [N]), [N] otherwise.
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
         if raw.ndim != 1:
-            raise InputError(f"{TEXT_INPUT} must be a 1-D list of strings, got shape {list(raw.shape)}")
+            raise InputError(
+                f"{TEXT_INPUT} must be a 1-D list of strings, got shape {list(raw.shape)}",
+                InputErrorKind.BAD_TENSOR,
+            )
         if raw.size == 0:
-            raise InputError(f"{TEXT_INPUT} holds no texts")
+            raise InputError(f"{TEXT_INPUT} holds no texts", InputErrorKind.BAD_TENSOR)
         self.limits.check_count(int(raw.size), self.public_name)
         mode = requested_mode(request.parameters(), token_level=self.token_level, default=self.default_mode)
         texts = [decode_text(item, i) for i, item in enumerate(raw)]
@@ -209,7 +271,7 @@ class TritonPythonModel:
                     self.encoder, self.limits, own, prepared.segments, prepared.mode
                 )
             except InputError as exc:
-                replies.fail(prepared.position, str(exc), pb_utils.TritonError.INVALID_ARG)
+                replies.refuse(prepared.position, exc)
                 continue
             except Exception as exc:
                 replies.internal(prepared.position, exc)
@@ -224,7 +286,9 @@ class TritonPythonModel:
                 wanted = requests[prepared.position].requested_output_names()
                 token_outputs = bool(TOKEN_OUTPUTS & set(wanted))
                 encoded = encoder.assemble(prepared.texts, own, plans, length, token_outputs=token_outputs)
-                replies.answer(prepared.position, self._response(wanted, encoded))
+                replies.encoded(
+                    prepared.position, len(prepared.texts), encoded, self._response(wanted, encoded)
+                )
             except Exception as exc:
                 replies.internal(prepared.position, exc)
 

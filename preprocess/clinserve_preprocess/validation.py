@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class InputErrorKind(StrEnum):
+    """Why a request was refused: the ``kind`` label of ``clinserve_errors_total`` (docs/metrics.md).
+
+    A small fixed set, so that a metric label per kind stays cheap; the message carries the detail.
+    """
+
+    BAD_TENSOR = "bad_tensor"  # TEXT missing, not 1-D, or holding no texts
+    INVALID_UTF8 = "invalid_utf8"
+    EMPTY_TEXT = "empty_text"
+    UNKNOWN_MODE = "unknown_mode"
+    TOO_MANY_TEXTS = "too_many_texts"
+    TOO_MANY_CHARS = "too_many_chars"  # one text's or the whole request's characters
+    TOO_MANY_SEQUENCES = "too_many_sequences"
+    TOO_MANY_TOKENS = "too_many_tokens"  # padded token positions (or their lower bound)
+    INCONSISTENT_TENSORS = (
+        "inconsistent_tensors"  # post-processor inputs from a caller bypassing the ensemble
+    )
+
 
 class InputError(ValueError):
-    """A request input is unusable; the message says which one and why."""
+    """A request input is unusable; the message says which one and why, ``kind`` what class of problem."""
+
+    def __init__(self, message: str, kind: InputErrorKind) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def decode_text(raw: bytes | str, index: int) -> str:
@@ -24,7 +49,8 @@ def decode_text(raw: bytes | str, index: int) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(
             f"TEXT[{index}] is not valid UTF-8: byte {exc.start} ({raw[exc.start : exc.start + 1]!r})"
-            f" cannot be decoded ({exc.reason}); send UTF-8 encoded text"
+            f" cannot be decoded ({exc.reason}); send UTF-8 encoded text",
+            InputErrorKind.INVALID_UTF8,
         ) from None
 
 
@@ -35,4 +61,7 @@ def validate_text(text: str, index: int) -> None:
         InputError: For empty or whitespace-only text.
     """
     if not text or text.isspace():
-        raise InputError(f"TEXT[{index}] is empty or whitespace only: there is nothing to classify")
+        raise InputError(
+            f"TEXT[{index}] is empty or whitespace only: there is nothing to classify",
+            InputErrorKind.EMPTY_TEXT,
+        )

@@ -85,6 +85,16 @@ class ServerOptions:
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
+# Triton 2.51 has no latency histograms (only counters, and these opt-in summaries): the
+# summaries give p50/p95/p99 per model and per step, of request, queue and compute time, over a
+# sliding window (docs/metrics.md).
+SUMMARY_QUANTILES = "0.5:0.05,0.95:0.01,0.99:0.001"
+LATENCY_METRIC_FLAGS = (
+    "--metrics-config=summary_latencies=true",
+    f"--metrics-config=summary_quantiles={SUMMARY_QUANTILES}",
+)
+
+
 def server_flags(options: ServerOptions, backend_dir: Path | None = None) -> list[str]:
     """Command-line flags for ``tritonserver`` that follow Triton's secure-deployment guidance."""
     flags = [
@@ -101,6 +111,7 @@ def server_flags(options: ServerOptions, backend_dir: Path | None = None) -> lis
         f"--grpc-port={options.grpc_port}",
         f"--metrics-address={options.host}",
         f"--metrics-port={options.metrics_port}",
+        *LATENCY_METRIC_FLAGS,
     ]
     if options.admin_key:
         protocols = ",".join(RESTRICTED_PROTOCOLS)

@@ -51,12 +51,18 @@ ADAPTER_RULES = COMPONENTS / "monitoring" / "prometheus-adapter-rules.yaml"
 TEST_REGISTRY = "registry.test.invalid/clinical"
 TEST_PULL_SECRET = "clinserve-registry-test"
 # Optional components each overlay is also rendered with.
-OVERLAY_COMPONENTS = {"gpu": ("monitoring", "gpu-feature-discovery"), "cpu": ("monitoring",)}
+OVERLAY_COMPONENTS = {
+    "gpu": ("monitoring", "observability", "gpu-feature-discovery"),
+    "cpu": ("monitoring", "observability"),
+}
 # Oldest Kubernetes the manifests support, and the newest kubernetes-validate has schemas for.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version())
 # Custom resources: validated against the strict schemas shipped with the manifests.
 CUSTOM_SCHEMAS = {
     ("monitoring.coreos.com/v1", "PodMonitor"): K8S / "schemas" / "podmonitor-monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): K8S
+    / "schemas"
+    / "prometheusrule-monitoring.coreos.com-v1.json",
 }
 # What the Deployment runs: the deployment's settings given to the local server's flag builder.
 MODEL_REPOSITORY = Path("/models")
@@ -207,7 +213,8 @@ CORE_KINDS = [
 def test_every_rendered_document_validates_strictly(rendering, version):
     name, components, docs = rendering
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == sorted(CORE_KINDS + (["PodMonitor"] if components else [])), f"{name}: {kinds}"
+    optional = ["ConfigMap", "PodMonitor", "PrometheusRule"] if components else []
+    assert kinds == sorted(CORE_KINDS + optional), f"{name}: {kinds}"
     for doc in docs:
         try:
             validate_strictly(doc, version)
@@ -479,6 +486,27 @@ def test_disruption_budget_and_monitor_select_the_pods(overlay, render):
     assert selects(monitor["spec"]["selector"]["matchLabels"], labels)
     container_ports = {p["name"] for p in container(docs)["ports"]}
     assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} == {"metrics"} <= container_ports
+
+
+def test_dashboard_config_map_carries_the_dashboard_for_grafanas_sidecar(overlay, render):
+    name, docs = overlay
+    rendered = render(name, components=True)
+    config_map = one(rendered, "ConfigMap", "clinserve-grafana-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["namespace"] == one(docs, "Deployment")["metadata"]["namespace"]
+    shipped = (COMPONENTS / "observability" / "clinserve-dashboard.json").read_text(encoding="utf-8")
+    assert json.loads(config_map["data"]["clinserve-dashboard.json"]) == json.loads(shipped)
+    rule = one(rendered, "PrometheusRule")
+    assert rule["metadata"]["namespace"] == config_map["metadata"]["namespace"]
+    # The no-ready-replicas alert names the Deployment the overlay renders.
+    deployment = one(docs, "Deployment")["metadata"]["name"]
+    exprs = [
+        r["expr"]
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "ClinServeNoReadyReplicas"
+    ]
+    assert exprs and f'deployment="{deployment}"' in exprs[0]
 
 
 def test_network_policy_covers_the_pods_and_only_their_ports(overlay):
