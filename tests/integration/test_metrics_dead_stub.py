@@ -22,7 +22,8 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from clinserve_ensemble.catalog import load_catalog
-from clinserve_runtime.procfs import dead_stubs, python_stubs
+from clinserve_runtime.processes import python_stubs
+from clinserve_runtime.procfs import dead_stubs
 from clinserve_runtime.triton import TritonServer, loopback_options
 from tests.conftest import TEST_REPOSITORY
 from tests.integration.test_metrics import delta, scrape
