@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {cpu[name] / len(samples) * 1000:22.2f}"
         )
     print(f"spans received: {spans} of {expected} expected")
-    # Triton 2.51 ignores the context of a few gRPC requests (docs/runtime.md, lesson 13).
+    # Triton 2.51 ignores the context of a few gRPC requests (docs/runtime.md, lesson 15).
     print(f"requests in the caller's trace: {joined} of {len(sent)}")
     return 0 if spans == expected else 1
 

@@ -29,4 +29,4 @@ def test_trace_cost_measures_both_servers_and_receives_every_span(tmp_path, caps
     assert f"spans received: {expected} of {expected} expected" in out
     joined, sent = map(int, re.search(r"requests in the caller's trace: (\d+) of (\d+)", out).groups())  # type: ignore[union-attr]
     assert sent == trace_cost.WARM_UP_REQUESTS + requests
-    assert joined >= sent // 2  # most keep it; Triton ignores a few (docs/runtime.md, lesson 13)
+    assert joined >= sent // 2  # most keep it; Triton ignores a few (docs/runtime.md, lesson 15)
