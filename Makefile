@@ -11,6 +11,11 @@ HOST ?= 127.0.0.1
 HTTP_PORT ?= 8000
 GRPC_PORT ?= 8001
 METRICS_PORT ?= 8002
+# OpenTelemetry traces (docs/tracing.md): off unless TRACE_URL names an OTLP/HTTP endpoint;
+# TRACE_RATE: one in N requests without a caller's traceparent is traced (0: none of them;
+# unset: clinserve_runtime.triton.DEFAULT_TRACE_RATE).
+TRACE_URL ?=
+TRACE_RATE ?=
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c requirements/constraints.txt
 # ONNX Runtime build in the environment: cpu (onnxruntime) or gpu (onnxruntime-gpu: CUDA and
 # TensorRT providers, for a GPU workstation). Both wheels install the module `onnxruntime`, so one
@@ -29,6 +34,7 @@ LOCAL_TRT_CACHE := $(abspath $(RUNTIME_DIR))/tensorrt-cache
 help:
 	@echo "make serve       build everything needed and run Triton with all five models (Ctrl-C stops);"
 	@echo "                 ORT=gpu: onnxruntime-gpu instead of onnxruntime, gpu-profile models on a GPU host"
+	@echo "                 TRACE_URL=http://<collector>:4318/v1/traces: OpenTelemetry traces (docs/tracing.md)"
 	@echo "make test        lint, type-check and run every test (unit + integration on a real server)"
 	@echo "make repository  (re)build $(MODEL_REPOSITORY) with demo weights (DEMO_SIZE=tiny|base)"
 	@echo "make unit        unit tests only (no server)"
@@ -87,7 +93,8 @@ repository: venv
 
 serve: venv runtime repository
 	$(BIN)/python -m clinserve_runtime.serve --model-repository $(MODEL_REPOSITORY) --host $(HOST) \
-		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT)
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT) --metrics-port $(METRICS_PORT) \
+		$(if $(TRACE_URL),--trace-url $(TRACE_URL)) $(if $(TRACE_RATE),--trace-rate $(TRACE_RATE))
 
 lint: venv
 	$(BIN)/ruff check .

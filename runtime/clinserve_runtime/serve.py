@@ -28,10 +28,12 @@ from clinserve_runtime.triton import (
     DEFAULT_HTTP_PORT,
     DEFAULT_METRICS_PORT,
     DEFAULT_RUNTIME_DIR,
+    DEFAULT_TRACE_RATE,
     GRPC_ADMIN_KEY_HEADER,
     ServerOptions,
     TritonRuntimeError,
     TritonServer,
+    check_trace_url,
 )
 
 ADMIN_KEY_ENV = "CLINSERVE_ADMIN_KEY"
@@ -63,7 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-timeout-secs", type=int, default=DEFAULT_EXIT_TIMEOUT_SECS)
     parser.add_argument("--log-verbose", type=int, default=0)
     parser.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for all models")
+    parser.add_argument(
+        "--trace-url",
+        default="",
+        help="OTLP/HTTP endpoint for OpenTelemetry traces, e.g. http://127.0.0.1:4318/v1/traces"
+        " (default: tracing off; docs/tracing.md)",
+    )
+    parser.add_argument(
+        "--trace-rate",
+        type=int,
+        default=DEFAULT_TRACE_RATE,
+        help="with --trace-url: trace one request in N that carries no trace context"
+        " (0: only requests with a traceparent; default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    try:
+        check_trace_url(args.trace_url)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.trace_rate < 0:
+        parser.error(f"--trace-rate must be 0 or more, not {args.trace_rate}")
 
     key, key_source = admin_key(DEFAULT_RUNTIME_DIR)
     options = ServerOptions(
@@ -75,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_key=key,
         exit_timeout_secs=args.exit_timeout_secs,
         log_verbose=args.log_verbose,
+        trace_url=args.trace_url,
+        trace_rate=args.trace_rate,
     )
     server = TritonServer(options)
     # Monotonic time of the first SIGINT/SIGTERM. The handler only signals the server: waiting
@@ -145,11 +168,20 @@ def print_ready(server: TritonServer, repository: Path, key_source: str) -> None
         f"  metrics  {server.metrics_url}\n"
         f"  models   {', '.join(load_catalog())}\n"
         f"  ONNX     {onnx_placement(repository)}\n"
+        f"  traces   {trace_summary(server.options)}\n"
         f"  admin protocols need a key (in {key_source}): HTTP header '{ADMIN_KEY_HEADER}',"
         f" gRPC metadata '{GRPC_ADMIN_KEY_HEADER}'\n"
         "Ctrl-C or SIGTERM stops it.",
         flush=True,
     )
+
+
+def trace_summary(options: ServerOptions) -> str:
+    """Where traces go and which requests are traced, or how to turn tracing on."""
+    if not options.trace_url:
+        return "off (make serve TRACE_URL=http://<collector>:4318/v1/traces; docs/tracing.md)"
+    sampled = f"1 in {options.trace_rate} other requests" if options.trace_rate else "no other requests"
+    return f"OpenTelemetry to {options.trace_url}: requests with a traceparent, and {sampled}"
 
 
 def onnx_placement(repository: Path) -> str:

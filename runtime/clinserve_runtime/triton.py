@@ -51,6 +51,11 @@ DEFAULT_EXIT_TIMEOUT_SECS = 30
 HEALTH_LIVE_PATH = "/v2/health/live"
 HEALTH_READY_PATH = "/v2/health/ready"
 BACKEND_SOURCES = PROJECT_ROOT / "runtime" / "backends"
+# OpenTelemetry tracing (docs/tracing.md), off unless a collector URL is given. Without a caller's
+# trace context Triton samples one request in TRACE_RATE; a request that carries a W3C
+# `traceparent` is traced whatever the rate.
+DEFAULT_TRACE_RATE = 1000
+TRACE_SERVICE_NAME = "clinserve-triton"
 
 
 class TritonRuntimeError(RuntimeError):
@@ -70,6 +75,10 @@ class ServerOptions:
         log_verbose: Triton's verbose level; 0 never logs request contents.
         ssl_dir: Directory with ``server.crt``, ``server.key`` and ``ca.crt`` to serve gRPC
             over TLS; ``mutual_tls`` also requires client certificates.
+        trace_url: OTLP/HTTP endpoint (``http://collector:4318/v1/traces``) that Triton's
+            OpenTelemetry trace mode exports spans to; empty: tracing off.
+        trace_rate: With tracing on, one request in ``trace_rate`` is traced when the caller
+            sent no trace context (0: only requests that carry one).
     """
 
     model_repository: Path
@@ -82,6 +91,8 @@ class ServerOptions:
     log_verbose: int = 0
     ssl_dir: Path | None = None
     mutual_tls: bool = False
+    trace_url: str = ""
+    trace_rate: int = DEFAULT_TRACE_RATE
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -128,9 +139,38 @@ def server_flags(options: ServerOptions, backend_dir: Path | None = None) -> lis
         ]
         if options.mutual_tls:
             flags.append("--grpc-use-ssl-mutual=true")
+    flags += trace_flags(options.trace_url, options.trace_rate)
     if backend_dir is not None:
         flags.append(f"--backend-directory={backend_dir}")
     return [*flags, *options.extra_flags]
+
+
+def trace_flags(url: str, rate: int = DEFAULT_TRACE_RATE) -> list[str]:
+    """``--trace-config`` flags of Triton's OpenTelemetry mode; none when ``url`` is empty.
+
+    Triton's default level is OFF (nothing traced even in OpenTelemetry mode): TIMESTAMPS is
+    the one level that mode supports. Spans go to ``url`` over OTLP/HTTP (protobuf), the only
+    exporter Triton 2.51 has.
+    """
+    if not url:
+        return []
+    return [
+        "--trace-config=mode=opentelemetry",
+        "--trace-config=level=TIMESTAMPS",
+        f"--trace-config=rate={rate}",
+        f"--trace-config=opentelemetry,url={url}",
+        f"--trace-config=opentelemetry,resource=service.name={TRACE_SERVICE_NAME}",
+    ]
+
+
+def check_trace_url(url: str) -> str:
+    """``url`` when it can be an OTLP/HTTP traces endpoint; a clear error otherwise."""
+    if url and not url.startswith(("http://", "https://")):
+        raise ValueError(
+            f"trace URL {url!r} must be an OTLP/HTTP endpoint such as"
+            " http://collector:4318/v1/traces (Triton exports traces over HTTP only, not gRPC)"
+        )
+    return url
 
 
 def triton_home() -> Path:

@@ -50,10 +50,12 @@ ADAPTER_RULES = COMPONENTS / "monitoring" / "prometheus-adapter-rules.yaml"
 # The registry settings the tests render with (deploy/k8s/overlays/*/image.env.example).
 TEST_REGISTRY = "registry.test.invalid/clinical"
 TEST_PULL_SECRET = "clinserve-registry-test"
+# The collector the tracing component is rendered with (tests/unit/test_deploy_tracing.py).
+TEST_TRACE_URL = "http://otel-collector.observability.svc:4318/v1/traces"
 # Optional components each overlay is also rendered with.
 OVERLAY_COMPONENTS = {
-    "gpu": ("monitoring", "observability", "gpu-feature-discovery"),
-    "cpu": ("monitoring", "observability"),
+    "gpu": ("monitoring", "observability", "gpu-feature-discovery", "tracing"),
+    "cpu": ("monitoring", "observability", "tracing"),
 }
 # Oldest Kubernetes the manifests support, and the newest kubernetes-validate has schemas for.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version())
@@ -109,7 +111,7 @@ def kustomize(directory: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def k8s_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
     """Copies of deploy/k8s with test registry settings: without (False) and with (True) components."""
-    settings = f"REGISTRY={TEST_REGISTRY}\nIMAGE_PULL_SECRET={TEST_PULL_SECRET}\n"
+    settings = f"REGISTRY={TEST_REGISTRY}\nIMAGE_PULL_SECRET={TEST_PULL_SECRET}\nTRACE_URL={TEST_TRACE_URL}\n"
     plain = copy_k8s(tmp_path_factory.mktemp("plain"), settings=settings)
     full = copy_k8s(tmp_path_factory.mktemp("components"), settings=settings)
     for overlay, components in OVERLAY_COMPONENTS.items():
@@ -213,7 +215,8 @@ CORE_KINDS = [
 def test_every_rendered_document_validates_strictly(rendering, version):
     name, components, docs = rendering
     kinds = sorted(d["kind"] for d in docs)
-    optional = ["ConfigMap", "PodMonitor", "PrometheusRule"] if components else []
+    # monitoring, observability (dashboard ConfigMap, rules), tracing (egress NetworkPolicy)
+    optional = ["ConfigMap", "NetworkPolicy", "PodMonitor", "PrometheusRule"] if components else []
     assert kinds == sorted(CORE_KINDS + optional), f"{name}: {kinds}"
     for doc in docs:
         try:

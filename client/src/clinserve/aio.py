@@ -43,6 +43,7 @@ from clinserve.results import (
 )
 from clinserve.retry import Deadline, call_with_retry_async
 from clinserve.splitting import Part
+from clinserve.tracing import trace_headers, with_trace
 from clinserve.transport import (
     InferenceServerException,
     build_inputs,
@@ -219,36 +220,61 @@ class AsyncClinServeClient:
         mode: str | None = None,
         timeout_s: float | None = None,
         on_progress: ProgressCallback | None = None,
+        traceparent: str | None = None,
     ) -> list[Result]:
         """Run any clinserve model; the result type follows the model. See the sync client."""
-        return await self._run(model, texts, None, mode, timeout_s, on_progress)
+        return await self._run(model, texts, None, mode, timeout_s, on_progress, traceparent)
 
     async def classify(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[ClassificationResult]:
         """Single-label classification."""
-        results = await self._run(model, texts, ResultKind.CLASSIFICATION, mode, timeout_s, None)
+        results = await self._run(model, texts, ResultKind.CLASSIFICATION, mode, timeout_s, None, traceparent)
         return cast("list[ClassificationResult]", results)
 
     async def classify_multi_label(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[MultiLabelResult]:
         """Multi-label classification."""
-        results = await self._run(model, texts, ResultKind.MULTI_LABEL, mode, timeout_s, None)
+        results = await self._run(model, texts, ResultKind.MULTI_LABEL, mode, timeout_s, None, traceparent)
         return cast("list[MultiLabelResult]", results)
 
     async def classify_sentences(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[SentenceResult]:
         """Per-sentence classification."""
-        results = await self._run(model, texts, ResultKind.SENTENCES, mode, timeout_s, None)
+        results = await self._run(model, texts, ResultKind.SENTENCES, mode, timeout_s, None, traceparent)
         return cast("list[SentenceResult]", results)
 
     async def extract_entities(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[EntitiesResult]:
         """Entities with offsets and confidence."""
-        results = await self._run(model, texts, ResultKind.ENTITIES, mode, timeout_s, None)
+        results = await self._run(model, texts, ResultKind.ENTITIES, mode, timeout_s, None, traceparent)
         return cast("list[EntitiesResult]", results)
 
     async def _run(
@@ -259,8 +285,10 @@ class AsyncClinServeClient:
         mode: str | None,
         timeout_s: float | None,
         on_progress: ProgressCallback | None,
+        traceparent: str | None,
     ) -> list[Result]:
         checked = validate_texts(texts)
+        headers = with_trace(self._headers, trace_headers(traceparent))
         timeout = timeout_s or self.options.timeout_s
         deadline = Deadline(timeout)
         info = await self._model_info(model, deadline)
@@ -282,7 +310,7 @@ class AsyncClinServeClient:
 
         async def run_chunk(chunk: Chunk) -> None:
             async with limit:
-                answers = await self._infer_chunk(info, chunk, mode, deadline, len(checked))
+                answers = await self._infer_chunk(info, chunk, mode, deadline, len(checked), headers)
             results.fill(chunk, answers)
             progress(len(chunk))
 
@@ -293,12 +321,20 @@ class AsyncClinServeClient:
             for task in tasks:
                 task.cancel()
         for index, refusal in results.documents(plan.documents):
-            results.set(index, await self._run_document(info, index, checked[index], mode, timeout, refusal))
+            results.set(
+                index, await self._run_document(info, index, checked[index], mode, timeout, refusal, headers)
+            )
             progress(1)
         return results.done()
 
     async def _infer_chunk(
-        self, info: ModelInfo, chunk: Chunk, mode: str | None, deadline: Deadline, total: int
+        self,
+        info: ModelInfo,
+        chunk: Chunk,
+        mode: str | None,
+        deadline: Deadline,
+        total: int,
+        headers: dict[str, str],
     ) -> list[Result | RequestTooLargeError]:
         inputs = build_inputs(chunk.texts)
         try:
@@ -309,13 +345,14 @@ class AsyncClinServeClient:
                 deadline=deadline,
                 outputs=build_outputs(),
                 parameters=request_parameters(mode),
+                headers=headers,
             )
         except RequestTooLargeError as error:
             if len(chunk) == 1:
                 return [error]  # this text alone is too large: the caller sends it in parts
             results: list[Result | RequestTooLargeError] = []
             for part in resplit(chunk, error):
-                results.extend(await self._infer_chunk(info, part, mode, deadline, total))
+                results.extend(await self._infer_chunk(info, part, mode, deadline, total, headers))
             return results
         except ClinServeError as error:
             if len(chunk) < total:
@@ -332,6 +369,7 @@ class AsyncClinServeClient:
         mode: str | None,
         timeout_s: float,
         refusal: RequestTooLargeError | None,
+        headers: dict[str, str],
     ) -> Result:
         """One text sent in parts, up to ``max_concurrent_requests`` at once. See the sync client."""
         try:
@@ -353,7 +391,7 @@ class AsyncClinServeClient:
                         task = None
                         if part_text is not None:
                             task = asyncio.ensure_future(
-                                self._infer_part(info, part_text, run.request_mode, timeout_s)
+                                self._infer_part(info, part_text, run.request_mode, timeout_s, headers)
                             )
                         in_flight.append((part, task))
                     if not in_flight:
@@ -380,7 +418,9 @@ class AsyncClinServeClient:
             error.message = f"texts[{index}] ({len(text):,} characters, sent in parts): {error.message}"
             raise
 
-    async def _infer_part(self, info: ModelInfo, text: str, request_mode: str, timeout_s: float) -> Result:
+    async def _infer_part(
+        self, info: ModelInfo, text: str, request_mode: str, timeout_s: float, headers: dict[str, str]
+    ) -> Result:
         """One part of a document, in the mode its merge needs."""
         response = await self._call(
             "infer",
@@ -389,6 +429,7 @@ class AsyncClinServeClient:
             deadline=Deadline(timeout_s),
             outputs=build_outputs(),
             parameters=request_parameters(request_mode),
+            headers=headers,
         )
         elements = result_elements(response, 1, info.name)
         [result] = parse_results(elements, info.kind_for(request_mode), model=info.name)
@@ -400,15 +441,23 @@ class AsyncClinServeClient:
         pool = self._endpoints
         return isinstance(error, UnavailableError) and len(pool) > 1 and pool.has_available()
 
-    async def _call(self, method: str, *args: Any, deadline: Deadline, **kwargs: Any) -> Any:
-        """One RPC on the next endpoint in turn, retried per the policy."""
+    async def _call(
+        self,
+        method: str,
+        *args: Any,
+        deadline: Deadline,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One RPC on the next endpoint in turn, retried per the policy (see the sync client)."""
         pool = self._endpoints
+        sent = self._headers if headers is None else headers
 
         async def attempt(remaining_s: float) -> Any:
             target, client = pool.pick()
             try:
                 result = await getattr(client, method)(
-                    *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
+                    *args, headers=sent, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
                 error = translate(exc, target, tls=self.options.tls is not None)

@@ -39,6 +39,7 @@ from clinserve.results import (
 )
 from clinserve.retry import Deadline, call_with_retry
 from clinserve.splitting import Part
+from clinserve.tracing import trace_headers, with_trace
 from clinserve.transport import (
     InferenceServerException,
     build_inputs,
@@ -237,6 +238,7 @@ class ClinServeClient:
         mode: str | None = None,
         timeout_s: float | None = None,
         on_progress: ProgressCallback | None = None,
+        traceparent: str | None = None,
     ) -> list[Result]:
         """Run any clinserve model; the result type follows the model (see :meth:`model_info`).
 
@@ -249,6 +251,10 @@ class ClinServeClient:
                 per-sentence results, ``document`` one averaged result per text).
             timeout_s: Deadline of the whole call, retries included (default: the options').
             on_progress: Called with (texts done, total) as requests complete.
+            traceparent: W3C trace context sent with every request of the call, so the server's
+                spans join the caller's trace (default: the current OpenTelemetry span's, when
+                the ``opentelemetry`` package is installed and a span is current; see
+                :mod:`clinserve.tracing`).
 
         Raises:
             InvalidInputError: A text is empty, not a string, too long for the server, ...
@@ -256,34 +262,58 @@ class ClinServeClient:
             DeadlineExceededError: The deadline passed.
             OverloadedError, UnavailableError: Still so after the retries.
         """
-        return self._run(model, texts, None, mode, timeout_s, on_progress)
+        return self._run(model, texts, None, mode, timeout_s, on_progress, traceparent)
 
     def classify(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[ClassificationResult]:
         """Single-label classification: one label with its score, and every label's score."""
-        results = self._run(model, texts, ResultKind.CLASSIFICATION, mode, timeout_s, None)
+        results = self._run(model, texts, ResultKind.CLASSIFICATION, mode, timeout_s, None, traceparent)
         return cast("list[ClassificationResult]", results)
 
     def classify_multi_label(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[MultiLabelResult]:
         """Multi-label classification: every label above the model's threshold."""
-        results = self._run(model, texts, ResultKind.MULTI_LABEL, mode, timeout_s, None)
+        results = self._run(model, texts, ResultKind.MULTI_LABEL, mode, timeout_s, None, traceparent)
         return cast("list[MultiLabelResult]", results)
 
     def classify_sentences(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[SentenceResult]:
         """Per-sentence classification: each sentence's span and prediction."""
-        results = self._run(model, texts, ResultKind.SENTENCES, mode, timeout_s, None)
+        results = self._run(model, texts, ResultKind.SENTENCES, mode, timeout_s, None, traceparent)
         return cast("list[SentenceResult]", results)
 
     def extract_entities(
-        self, model: str, texts: Sequence[str], *, mode: str | None = None, timeout_s: float | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        mode: str | None = None,
+        timeout_s: float | None = None,
+        traceparent: str | None = None,
     ) -> list[EntitiesResult]:
         """Entities with their type, character offsets and confidence."""
-        results = self._run(model, texts, ResultKind.ENTITIES, mode, timeout_s, None)
+        results = self._run(model, texts, ResultKind.ENTITIES, mode, timeout_s, None, traceparent)
         return cast("list[EntitiesResult]", results)
 
     def _run(
@@ -294,8 +324,11 @@ class ClinServeClient:
         mode: str | None,
         timeout_s: float | None,
         on_progress: ProgressCallback | None,
+        traceparent: str | None,
     ) -> list[Result]:
         checked = validate_texts(texts)
+        # Read in the caller's thread: the current span does not follow the request threads.
+        headers = with_trace(self._headers, trace_headers(traceparent))
         timeout = timeout_s or self.options.timeout_s
         deadline = Deadline(timeout)
         info = self._model_info(model, deadline)
@@ -316,12 +349,12 @@ class ClinServeClient:
 
         if len(plan.chunks) == 1:
             [chunk] = plan.chunks
-            results.fill(chunk, self._infer_chunk(info, chunk, mode, deadline, len(checked)))
+            results.fill(chunk, self._infer_chunk(info, chunk, mode, deadline, len(checked), headers))
             progress(len(chunk))
         elif plan.chunks:
             executor = self._get_executor()
             futures: dict[Future[list[Result | RequestTooLargeError]], Chunk] = {
-                executor.submit(self._infer_chunk, info, chunk, mode, deadline, len(checked)): chunk
+                executor.submit(self._infer_chunk, info, chunk, mode, deadline, len(checked), headers): chunk
                 for chunk in plan.chunks
             }
             pending = set(futures)
@@ -335,12 +368,20 @@ class ClinServeClient:
                 for future in pending:
                     future.cancel()
         for index, refusal in results.documents(plan.documents):
-            results.set(index, self._run_document(info, index, checked[index], mode, timeout, refusal))
+            results.set(
+                index, self._run_document(info, index, checked[index], mode, timeout, refusal, headers)
+            )
             progress(1)
         return results.done()
 
     def _infer_chunk(
-        self, info: ModelInfo, chunk: Chunk, mode: str | None, deadline: Deadline, total: int
+        self,
+        info: ModelInfo,
+        chunk: Chunk,
+        mode: str | None,
+        deadline: Deadline,
+        total: int,
+        headers: dict[str, str],
     ) -> list[Result | RequestTooLargeError]:
         inputs = build_inputs(chunk.texts)
         try:
@@ -351,13 +392,14 @@ class ClinServeClient:
                 deadline=deadline,
                 outputs=build_outputs(),
                 parameters=request_parameters(mode),
+                headers=headers,
             )
         except RequestTooLargeError as error:
             if len(chunk) == 1:
                 return [error]  # this text alone is too large: the caller sends it in parts
             results: list[Result | RequestTooLargeError] = []
             for part in resplit(chunk, error):
-                results.extend(self._infer_chunk(info, part, mode, deadline, total))
+                results.extend(self._infer_chunk(info, part, mode, deadline, total, headers))
             return results
         except ClinServeError as error:
             if len(chunk) < total:
@@ -374,6 +416,7 @@ class ClinServeClient:
         mode: str | None,
         timeout_s: float,
         refusal: RequestTooLargeError | None,
+        headers: dict[str, str],
     ) -> Result:
         """One text sent in parts, up to ``max_concurrent_requests`` at once, merged in order.
 
@@ -398,7 +441,7 @@ class ClinServeClient:
                         future = None
                         if part_text is not None:
                             future = self._get_executor().submit(
-                                self._infer_part, info, part_text, run.request_mode, timeout_s
+                                self._infer_part, info, part_text, run.request_mode, timeout_s, headers
                             )
                         in_flight.append((part, future))
                     if not in_flight:
@@ -423,7 +466,9 @@ class ClinServeClient:
             error.message = f"texts[{index}] ({len(text):,} characters, sent in parts): {error.message}"
             raise
 
-    def _infer_part(self, info: ModelInfo, text: str, request_mode: str, timeout_s: float) -> Result:
+    def _infer_part(
+        self, info: ModelInfo, text: str, request_mode: str, timeout_s: float, headers: dict[str, str]
+    ) -> Result:
         """One part of a document, in the mode its merge needs."""
         response = self._call(
             "infer",
@@ -432,6 +477,7 @@ class ClinServeClient:
             deadline=Deadline(timeout_s),
             outputs=build_outputs(),
             parameters=request_parameters(request_mode),
+            headers=headers,
         )
         elements = result_elements(response, 1, info.name)
         [result] = parse_results(elements, info.kind_for(request_mode), model=info.name)
@@ -450,14 +496,25 @@ class ClinServeClient:
     def _fail_over(self, error: ClinServeError) -> bool:
         return isinstance(error, UnavailableError) and len(self._pool) > 1 and self._pool.has_available()
 
-    def _call(self, method: str, *args: Any, deadline: Deadline, **kwargs: Any) -> Any:
-        """One RPC on the next endpoint in turn, retried per the policy."""
+    def _call(
+        self,
+        method: str,
+        *args: Any,
+        deadline: Deadline,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One RPC on the next endpoint in turn, retried per the policy.
+
+        ``headers``: the call's metadata (the client's own headers when not given).
+        """
+        sent = self._headers if headers is None else headers
 
         def attempt(remaining_s: float) -> Any:
             target, client = self._pool.pick()
             try:
                 result = getattr(client, method)(
-                    *args, headers=self._headers, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
+                    *args, headers=sent, client_timeout=max(remaining_s, MIN_RPC_TIMEOUT_S), **kwargs
                 )
             except InferenceServerException as exc:
                 error = translate(exc, target, tls=self.options.tls is not None)
