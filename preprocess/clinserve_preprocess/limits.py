@@ -5,8 +5,9 @@ little and no request holds a step for long:
 
 1. the number of texts and their characters (free);
 2. a lower bound of the token positions the request needs: every run of letters and digits
-   becomes at least one word-piece (regular expression, about 40 MB/s), so a request whose
-   texts hold more words than positions allowed is refused before the tokenizer runs;
+   becomes at least one word-piece (one regular-expression pass, far cheaper than tokenizing:
+   docs/long-documents.md, "Limits", has the cost of each), so a request whose texts hold more words
+   than positions allowed is refused before the tokenizer runs;
 3. after splitting and WordPiece, the exact count of model sequences and padded positions.
 
 ``segment_within_limits`` and ``plan_within_limits`` run these checks in that order around the
